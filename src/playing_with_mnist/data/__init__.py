@@ -1,0 +1,1 @@
+"""Reading character images: zip archives, the shared preprocessing, the synthetic demo set."""

@@ -1,0 +1,70 @@
+"""The one preprocessing function: any image in, a 32x32 grayscale uint8 array out.
+
+Training, prediction and evaluation all go through :func:`preprocess_image`, so a
+model always sees new images exactly as it saw its training set.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_SIZE = 32
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+# Far beyond any scan of a character (the real set is 1200x900): refuse before decoding.
+MAX_IMAGE_PIXELS = 40_000_000
+
+
+class ImageDecodeError(ValueError):
+    """An image that cannot be read; the message says why."""
+
+
+def _to_gray(image: Image.Image) -> Image.Image:
+    """Any Pillow mode to "L"; transparency is composited on white (the paper)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16/32-bit gray: scale the full range down to 8 bits.
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
+        return Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P" or image.mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "La", "RGBa"):
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, image.convert("RGBA"))
+    if image.mode == "CMYK":
+        image = image.convert("RGB")
+    return image.convert("L")
+
+
+def preprocess_image(image: Image.Image, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Upright (EXIF), grayscale, resized ``size x size``; returns a uint8 array."""
+    image = ImageOps.exif_transpose(image)
+    if getattr(image, "n_frames", 1) > 1:
+        image.seek(0)
+    gray = _to_gray(image)
+    # reducing_gap lets Pillow shrink by whole factors first: same result, much faster.
+    small = gray.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    return np.asarray(small, dtype=np.uint8)
+
+
+def decode_image(data: bytes, name: str, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Decode image bytes and preprocess them; :class:`ImageDecodeError` names ``name``."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ImageDecodeError(
+                    f"{name}: {width}x{height} pixels is beyond the limit of "
+                    f"{MAX_IMAGE_PIXELS:,}; refusing to decode it (possible decompression bomb)"
+                )
+            if image.format == "JPEG":
+                # Let libjpeg decode at a reduced scale: the result is resized to 32x32 anyway.
+                image.draft(image.mode, (size * 4, size * 4))
+            image.load()
+            return preprocess_image(image, size)
+    except ImageDecodeError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageDecodeError(f"{name}: cannot decode image ({error})") from error

@@ -1,0 +1,107 @@
+"""A deterministic synthetic stand-in for trainPart1.zip.
+
+Same layout and image format as the real set: ``train/Sample001`` ... one folder per
+character (0-9, A-Z, a-z), ``imgCCC-NNN.png`` files, RGB PNGs of dark handwriting-like
+glyphs on white, 1200x900 by default. Glyphs come from the fonts that ship with
+matplotlib, with random font, size, rotation, shear, stroke width, position, ink and
+specks, so that the task is learnable but not trivially separable.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import matplotlib
+from matplotlib.ft2font import FT2Font
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Bump when the drawing changes, so caches made from an older demo set are rebuilt.
+GENERATOR_VERSION = 1
+
+
+def font_files() -> list[Path]:
+    """The text fonts bundled with matplotlib that draw every character, in a fixed order."""
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    text_fonts = ("DejaVuSans", "DejaVuSerif", "STIXGeneral", "cmr10", "cmb10", "cmss10", "cmtt10", "cmti10")
+    fonts = []
+    for path in sorted(folder.glob("*.ttf")):
+        if path.name.startswith(text_fonts) and "Display" not in path.name:
+            face = FT2Font(str(path))
+            if all(face.get_char_index(ord(c)) for c in CHARACTERS):
+                fonts.append(path)
+    return fonts
+
+
+def render_character(char: str, rng: np.random.Generator, fonts: list[Path], size: tuple[int, int]) -> Image.Image:
+    """One RGB image of ``char``: dark ink on near-white paper, randomly deformed."""
+    width, height = size
+    side = max(8, int(min(width, height) * 0.85))
+    font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]), size=max(4, int(side * rng.uniform(0.55, 0.95))))
+    mask = Image.new("L", (side, side), 0)
+    stroke = int(side * rng.uniform(0.0, 0.025))
+    ImageDraw.Draw(mask).text((side / 2, side / 2), char, fill=255, font=font, anchor="mm", stroke_width=stroke, stroke_fill=255)
+
+    # Inverse affine map (output -> input) about the centre: rotation, shear, scale.
+    angle = np.deg2rad(rng.uniform(-18, 18))
+    shear = rng.uniform(-0.35, 0.35)
+    scale = rng.uniform(0.75, 1.2)
+    forward = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) @ np.array([[1, shear], [0, 1]]) * scale
+    inverse = np.linalg.inv(forward)
+    centre = np.array([side / 2, side / 2])
+    offset = centre - inverse @ centre
+    mask = mask.transform(
+        (side, side), Image.Transform.AFFINE,
+        (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1]),
+        resample=Image.Resampling.BILINEAR,
+    )
+
+    paper = int(rng.integers(228, 256))
+    canvas = Image.new("RGB", size, (paper, paper, paper))
+    x = int(rng.integers(0, max(1, width - side)))
+    y = int(rng.integers(0, max(1, height - side)))
+    ink = tuple(int(v) for v in rng.integers(0, 70, size=3))
+    canvas.paste(ink, (x, y, x + side, y + side), mask)
+    draw = ImageDraw.Draw(canvas)
+    for _ in range(int(rng.integers(0, 25))):  # specks of dust and pen
+        cx, cy = rng.integers(0, width), rng.integers(0, height)
+        radius = max(1, int(min(width, height) * rng.uniform(0.001, 0.006)))
+        draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=ink)
+    return canvas
+
+
+def _png_bytes(char: str, class_index: int, sample: int, seed: int, size: tuple[int, int], fonts: list[Path]) -> bytes:
+    rng = np.random.default_rng([seed, class_index, sample])
+    buffer = io.BytesIO()
+    render_character(char, rng, fonts, size).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def write_demo_zip(
+    path: Path,
+    seed: int = 0,
+    images_per_class: int = 40,
+    image_size: tuple[int, int] = (1200, 900),
+    characters: str = CHARACTERS,
+) -> Path:
+    """Write the synthetic set to ``path`` (atomically) and return ``path``.
+
+    The same arguments always give the same images, byte for byte.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fonts = font_files()
+    jobs = [(c, ci, s) for ci, c in enumerate(characters) for s in range(1, images_per_class + 1)]
+    partial = path.with_name(path.name + ".partial")
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
+        images = pool.map(lambda job: _png_bytes(*job, seed, tuple(image_size), fonts), jobs)
+        for (char, class_index, sample), data in zip(jobs, images):
+            name = f"train/Sample{class_index + 1:03d}/img{class_index + 1:03d}-{sample:03d}.png"
+            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
+    os.replace(partial, path)
+    return path

@@ -1,0 +1,68 @@
+"""The raw character images: the real zip when it is there, else the synthetic demo set."""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset, DatasetError
+
+from playing_with_mnist.data.archive import ArchiveError, CharacterArchive
+from playing_with_mnist.data.synthetic import GENERATOR_VERSION, write_demo_zip
+
+logger = logging.getLogger(__name__)
+
+
+class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
+    """Loads a :class:`CharacterArchive`; read-only.
+
+    Args:
+        filepath: a zip chosen by the user (e.g. ``--params=raw_zip=path.zip``); it
+            must exist. Empty means "the default".
+        default_filepath: where the real set is looked for (``data/01_raw/trainPart1.zip``).
+        demo: where and how to make the synthetic stand-in when the default is absent:
+            ``directory``, ``seed``, ``images_per_class``, ``image_size`` ([w, h]).
+            Its file name records those settings, so a changed setting never reuses an
+            old file; it is never written at ``default_filepath``.
+    """
+
+    def __init__(self, default_filepath: str, demo: dict[str, Any], filepath: str | None = None, metadata: dict | None = None) -> None:
+        self._filepath = Path(filepath) if filepath else None
+        self._default_filepath = Path(default_filepath)
+        self._demo = dict(demo)
+        self.metadata = metadata
+
+    def load(self) -> CharacterArchive:
+        try:
+            if self._filepath is not None:
+                return CharacterArchive.from_zip(self._filepath)
+            if self._default_filepath.exists():
+                return CharacterArchive.from_zip(self._default_filepath)
+        except ArchiveError as error:
+            raise DatasetError(str(error)) from error
+        return self._demo_archive()
+
+    def _demo_archive(self) -> CharacterArchive:
+        seed = int(self._demo.get("seed", 0))
+        per_class = int(self._demo.get("images_per_class", 40))
+        width, height = (int(v) for v in self._demo.get("image_size", (1200, 900)))
+        path = Path(self._demo["directory"]) / f"demo_v{GENERATOR_VERSION}_seed{seed}_{per_class}x{width}x{height}.zip"
+        logger.info(
+            "%s not found: using the synthetic demo set (seed %d). Put the real trainPart1.zip "
+            "there to train on it.", self._default_filepath, seed,
+        )
+        source = {"kind": "synthetic demo", "seed": seed, "images_per_class": per_class,
+                  "image_size": [width, height], "generator_version": GENERATOR_VERSION}
+        fingerprint = f"synthetic-demo:v{GENERATOR_VERSION}:seed={seed}:n={per_class}:size={width}x{height}"
+        make = partial(self._write_demo, path, seed, per_class, (width, height))
+        return CharacterArchive(path, source, fingerprint, prepare=make)
+
+    @staticmethod
+    def _write_demo(path: Path, seed: int, per_class: int, size: tuple[int, int]) -> None:
+        logger.info("Generating the synthetic demo set at %s (once; about a minute at full size)", path)
+        write_demo_zip(path, seed=seed, images_per_class=per_class, image_size=size)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath or self._default_filepath), "demo": self._demo}

@@ -1,0 +1,53 @@
+"""Per-epoch training checkpoints, handed to the training node as a store.
+
+Kedro saves a node's outputs only when the node ends; a checkpoint must be written
+after every epoch, while the node runs. So this dataset loads a small store object
+whose ``save`` writes atomically to the configured file and whose ``load`` reads it
+back with ``weights_only=True``. The node never sees a path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from kedro.io import AbstractDataset, DatasetError
+
+from .atomic import atomic_write
+
+
+class CheckpointStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def load(self) -> dict | None:
+        if not self.path.exists():
+            return None
+        try:
+            return torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise DatasetError(
+                f"{self.path} cannot be read as a checkpoint ({error}); delete it to start again"
+            ) from error
+
+    def save(self, state: dict) -> None:
+        with atomic_write(self.path) as stream:
+            torch.save(state, stream)
+
+
+class CheckpointStoreDataset(AbstractDataset[None, CheckpointStore]):
+    """Loads a :class:`CheckpointStore` for ``filepath``; cannot be saved to."""
+
+    def __init__(self, filepath: str, metadata: dict | None = None) -> None:
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> CheckpointStore:
+        return CheckpointStore(self._filepath)
+
+    def save(self, data: Any) -> None:
+        raise DatasetError("training_checkpoints is written by the training node through its store")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}

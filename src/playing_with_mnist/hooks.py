@@ -1,0 +1,17 @@
+"""Project hooks."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+from kedro.framework.hooks import hook_impl
+
+
+class RunEnvironmentHooks:
+    """Make every run headless and offline before any node imports pyplot."""
+
+    @hook_impl
+    def after_context_created(self, context) -> None:  # noqa: ANN001 - Kedro's signature
+        matplotlib.use("Agg")
+        os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")

@@ -1,0 +1,147 @@
+"""The ResNet of "Playing With Mnist", Task 1.
+
+Five basic blocks (64, 128, 256, 512, 512 channels) after a 3x3 stem, a global
+average pool and three Linear layers with ReLU and Dropout between them:
+9,789,822 trainable parameters for 62 classes, layer for layer the seed's
+summary table. The seed does not say how 32x32 becomes 6x6; stride 6 on the
+first 512-channel block (its 3x3 conv and its 1x1 shortcut) is the one stride
+that gives 6x6, so that is the default ``strides``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+@dataclass(frozen=True)
+class ResNetConfig:
+    """Everything needed to rebuild the network; stored with its weights."""
+
+    num_classes: int
+    in_channels: int = 1
+    stem_channels: int = 64
+    block_channels: tuple[int, ...] = (64, 128, 256, 512, 512)
+    strides: tuple[int, ...] = (1, 1, 1, 6, 1)
+    hidden_units: tuple[int, ...] = (256, 128)
+    dropout: float = 0.7
+    image_size: int = 32
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
+        if len(self.block_channels) != len(self.strides):
+            raise ValueError("block_channels and strides must have the same length")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain types only, so the config survives ``torch.load(weights_only=True)``."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ResNetConfig":
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs with BatchNorm and an identity or 1x1-conv shortcut."""
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_planes != planes:
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(planes),
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + self.shortcut(x))
+
+
+class ResNet(nn.Module):
+    """Stem, basic blocks, global average pool, MLP head with dropout."""
+
+    def __init__(self, config: ResNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.conv1 = nn.Conv2d(config.in_channels, config.stem_channels, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(config.stem_channels)
+        blocks, in_planes = [], config.stem_channels
+        for planes, stride in zip(config.block_channels, config.strides):
+            blocks.append(BasicBlock(in_planes, planes, stride))
+            in_planes = planes
+        self.layers = nn.Sequential(*blocks)
+        head, width = [], in_planes
+        for units in config.hidden_units:
+            head += [nn.Linear(width, units), nn.Dropout(config.dropout)]
+            width = units
+        self.hidden = nn.ModuleList(head)
+        self.classifier = nn.Linear(width, config.num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.layers(out)
+        out = torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
+        for layer in self.hidden:
+            # ReLU after each Linear, before its Dropout (functional, as in the seed's table)
+            out = F.relu(layer(out)) if isinstance(layer, nn.Linear) else layer(out)
+        return self.classifier(out)
+
+
+def build_model(config: ResNetConfig | dict[str, Any]) -> ResNet:
+    """A freshly initialised ResNet from a config or its ``to_dict()`` form."""
+    if isinstance(config, dict):
+        config = ResNetConfig.from_dict(config)
+    return ResNet(config)
+
+
+@dataclass
+class LayerRow:
+    name: str
+    output_shape: tuple[int, ...]
+    params: int
+
+
+def layer_summary(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerRow]:
+    """Rows like torchsummary's table: every leaf layer and block in execution order.
+
+    ``input_shape`` excludes the batch dimension; output shapes start with -1.
+    """
+    rows: list[LayerRow] = []
+    counters: dict[str, int] = {}
+    handles = []
+
+    def hook(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        kind = type(module).__name__
+        counters[kind] = counters.get(kind, 0) + 1
+        params = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
+        if isinstance(module, BasicBlock):
+            params = 0  # torchsummary counts a container's own weights only
+        rows.append(LayerRow(f"{kind}-{len(rows) + 1}", (-1, *output.shape[1:]), params))
+
+    for module in model.modules():
+        if module is model or isinstance(module, (nn.Sequential, nn.ModuleList)):
+            continue
+        handles.append(module.register_forward_hook(hook))
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(2, *input_shape))
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return rows

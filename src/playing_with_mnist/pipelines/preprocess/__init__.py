@@ -1,0 +1,1 @@
+"""Zip of character images -> cached 32x32 grayscale tensors and a train/val split."""

@@ -1,0 +1,24 @@
+"""Wiring of the ``preprocess`` pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from .nodes import build_image_cache, split_train_val
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                build_image_cache,
+                inputs=["raw_character_zip", "previous_character_images", "params:preprocess"],
+                outputs=["character_images", "preprocess_summary"],
+                name="build_image_cache",
+            ),
+            Node(
+                split_train_val,
+                inputs=["character_images", "params:split"],
+                outputs="train_val_split",
+                name="split_train_val",
+            ),
+        ]
+    )

@@ -1,0 +1,1 @@
+"""History and model -> metrics, graphs and the filled-in Results document."""

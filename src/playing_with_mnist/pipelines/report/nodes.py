@@ -1,0 +1,107 @@
+"""Nodes of the ``report`` pipeline: metrics, curves and the Results document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from playing_with_mnist.reporting import STYLE, describe_source, new_figure
+from playing_with_mnist.training.progress import format_duration
+
+
+def summarise_training(training_history: pd.DataFrame, trained_model: dict[str, Any]) -> dict[str, Any]:
+    """The seed's four accuracies (fractions), the epochs of the maxima, source and device."""
+    history = training_history
+    best_train, best_val = history["train_accuracy"].idxmax(), history["val_accuracy"].idxmax()
+    last = history.iloc[-1]
+    run = trained_model["run"]
+    return {
+        "max_train_accuracy": float(history.loc[best_train, "train_accuracy"]),
+        "max_train_accuracy_epoch": int(history.loc[best_train, "epoch"]),
+        "max_val_accuracy": float(history.loc[best_val, "val_accuracy"]),
+        "max_val_accuracy_epoch": int(history.loc[best_val, "epoch"]),
+        "last_train_accuracy": float(last["train_accuracy"]),
+        "last_val_accuracy": float(last["val_accuracy"]),
+        "last_train_loss": float(last["train_loss"]),
+        "last_val_loss": float(last["val_loss"]),
+        "epochs": int(last["epoch"]),
+        "training_seconds": float(history["seconds"].sum()),
+        "num_classes": len(trained_model["class_names"]),
+        "data_source": trained_model["source"],
+        "data_source_description": describe_source(trained_model["source"]),
+        "device": run["device"],
+        "precision": run["precision"],
+        "train_config": trained_model["train_config"],
+    }
+
+
+def _curves(history: pd.DataFrame, column: str, title: str, ylabel: str) -> plt.Figure:
+    figure, axes = new_figure()
+    with plt.rc_context(STYLE):
+        for split, colour in (("train", "#1f77b4"), ("val", "#d62728")):
+            axes.plot(history["epoch"], history[f"{split}_{column}"], marker="o", markersize=3, color=colour,
+                      label="training" if split == "train" else "validation")
+        best = history[f"val_{column}"].idxmin() if column == "loss" else history[f"val_{column}"].idxmax()
+        axes.scatter([history.loc[best, "epoch"]], [history.loc[best, f"val_{column}"]], s=80,
+                     facecolors="none", edgecolors="#d62728", zorder=3,
+                     label=f"best validation (epoch {int(history.loc[best, 'epoch'])})")
+        axes.set(title=title, xlabel="epoch", ylabel=ylabel)
+        if column == "accuracy":
+            axes.set_ylim(0, 1.02)
+            axes.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+        axes.legend(frameon=False)
+    return figure
+
+
+def plot_loss(training_history: pd.DataFrame) -> plt.Figure:
+    """Training and validation cross-entropy per epoch: the seed's Loss Graph."""
+    return _curves(training_history, "loss", "Loss per epoch", "cross-entropy loss")
+
+
+def plot_accuracy(training_history: pd.DataFrame) -> plt.Figure:
+    """Training and validation accuracy per epoch."""
+    return _curves(training_history, "accuracy", "Accuracy per epoch", "accuracy")
+
+
+def write_results_document(training_metrics: dict[str, Any]) -> str:
+    """The seed's Results section, filled in, as Markdown linking this run's graphs.
+
+    Links carry ``{save_version}``, which the report dataset replaces with the run's
+    version, so they point at the graphs saved by the same run.
+    """
+    m = training_metrics
+    config = m["train_config"]
+
+    def pct(value: float) -> str:
+        return f"{value:.2%}"
+
+    return "\n".join([
+        "# Playing With Mnist: Task 1 results",
+        "",
+        f"- Data: {m['data_source_description']}, {m['num_classes']} classes",
+        f"- Trained on: {m['device']}, {m['precision']}, {m['epochs']} epochs in {format_duration(m['training_seconds'])}",
+        f"- Hyper-parameters: lr {config['lr']}, weight decay {config['weight_decay']}, batch {config['batch_size']}, "
+        f"val batch {config['val_batch_size']}, dropout {config['dropout']}, optimizer {config['optimizer']}, seed {config['seed']}",
+        "",
+        "## Results",
+        "",
+        "| | accuracy | epoch |",
+        "|---|---:|---:|",
+        f"| Max training accuracy | {pct(m['max_train_accuracy'])} | {m['max_train_accuracy_epoch']} |",
+        f"| Max validation accuracy | {pct(m['max_val_accuracy'])} | {m['max_val_accuracy_epoch']} |",
+        f"| Training accuracy on last epoch | {pct(m['last_train_accuracy'])} | {m['epochs']} |",
+        f"| Validation accuracy on last epoch | {pct(m['last_val_accuracy'])} | {m['epochs']} |",
+        "",
+        "Training accuracy is measured on the training batches as they are trained on (dropout on).",
+        "",
+        "### Loss graph",
+        "",
+        "![Loss graph](../../loss_graph.png/{save_version}/loss_graph.png)",
+        "",
+        "### Accuracy graph",
+        "",
+        "![Accuracy graph](../../accuracy_graph.png/{save_version}/accuracy_graph.png)",
+        "",
+    ])

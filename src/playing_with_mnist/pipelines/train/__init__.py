@@ -1,0 +1,1 @@
+"""Cached tensors + split -> trained ResNet and its per-epoch history."""

@@ -1,0 +1,1 @@
+"""Training machinery shared by every pipeline that trains or scores a model."""

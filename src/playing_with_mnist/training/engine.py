@@ -1,0 +1,116 @@
+"""The training loop: small explicit ``train_one_epoch`` and ``evaluate`` functions.
+
+Batches are sliced from uint8 tensors that already sit on the device: no decoding,
+no per-sample Python work. One precision path: autocast is on or off by a flag.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class EpochResult:
+    loss: float
+    accuracy: float
+    images: int
+
+
+def to_model_input(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
+    """uint8 [N, 1, H, W] in 0..255 to float in [0, 1], the scale the model is trained on."""
+    batch = images.float().div_(255.0)
+    return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch
+
+
+def autocast(device: torch.device, precision: str) -> torch.autocast:
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
+def batch_slices(count: int, batch_size: int, order: torch.Tensor | None = None) -> list[torch.Tensor | slice]:
+    """Index batches over ``count`` items; a last batch of one is merged away (BatchNorm needs 2)."""
+    starts = list(range(0, count, batch_size))
+    if len(starts) > 1 and count - starts[-1] == 1:
+        starts.pop()  # train mode: drop a lone sample rather than crash BatchNorm
+    bounds = [(s, min(s + batch_size, count)) for s in starts]
+    if order is None:
+        return [slice(a, b) for a, b in bounds]
+    return [order[a:b] for a, b in bounds]
+
+
+def train_one_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    precision: str,
+    channels_last: bool = False,
+    epoch: int = 0,
+    on_batch: "callable | None" = None,
+) -> EpochResult:
+    """One pass over shuffled ``images`` (uint8, on the model's device)."""
+    model.train()
+    device = images.device
+    order = torch.randperm(len(images), generator=generator).to(device)
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), device=device, dtype=torch.long)
+    seen = 0
+    for batch_index, index in enumerate(batch_slices(len(images), batch_size, order)):
+        inputs = to_model_input(images[index], channels_last)
+        targets = labels[index]
+        with autocast(device, precision):
+            logits = model(inputs)
+            loss = F.cross_entropy(logits.float(), targets)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"loss is {loss.item()} at epoch {epoch}, batch {batch_index + 1}; "
+                "lower train.lr (e.g. --params=train.lr=0.0001) and run again"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total_loss += loss.detach() * len(targets)
+        correct += (logits.argmax(1) == targets).sum()
+        seen += len(targets)
+        if on_batch is not None:
+            on_batch(len(targets))
+    return EpochResult(total_loss.item() / seen, correct.item() / seen, seen)
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: nn.Module, images: torch.Tensor, batch_size: int, precision: str, channels_last: bool = False
+) -> torch.Tensor:
+    """Float32 logits for uint8 ``images`` in eval mode, batch by batch."""
+    model.eval()
+    device = images.device
+    outputs = []
+    for start in range(0, len(images), batch_size):
+        inputs = to_model_input(images[start : start + batch_size], channels_last)
+        with autocast(device, precision):
+            outputs.append(model(inputs).float())
+    if not outputs:
+        return torch.empty(0, 0)
+    return torch.cat(outputs)
+
+
+def evaluate(
+    model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int, precision: str, channels_last: bool = False
+) -> EpochResult:
+    """Mean cross-entropy and accuracy of ``model`` on ``images``."""
+    if len(images) == 0:
+        return EpochResult(math.nan, math.nan, 0)
+    logits = predict_logits(model, images, batch_size, precision, channels_last)
+    loss = F.cross_entropy(logits, labels, reduction="mean").item()
+    accuracy = (logits.argmax(1) == labels).float().mean().item()
+    return EpochResult(loss, accuracy, len(images))
