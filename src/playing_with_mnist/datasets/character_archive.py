@@ -64,5 +64,8 @@ class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
         logger.info("Generating the synthetic demo set at %s (once; about a minute at full size)", path)
         write_demo_zip(path, seed=seed, images_per_class=per_class, image_size=size)
 
+    def save(self, data: Any) -> None:
+        raise DatasetError("raw_character_zip is read-only: the raw data is never overwritten")
+
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath or self._default_filepath), "demo": self._demo}

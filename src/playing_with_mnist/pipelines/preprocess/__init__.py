@@ -1,1 +1,5 @@
 """Zip of character images -> cached 32x32 grayscale tensors and a train/val split."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -48,6 +48,7 @@ def _curves(history: pd.DataFrame, column: str, title: str, ylabel: str) -> plt.
                      facecolors="none", edgecolors="#d62728", zorder=3,
                      label=f"best validation (epoch {int(history.loc[best, 'epoch'])})")
         axes.set(title=title, xlabel="epoch", ylabel=ylabel)
+        axes.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         if column == "accuracy":
             axes.set_ylim(0, 1.02)
             axes.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))

@@ -1,1 +1,5 @@
 """Cached tensors + split -> trained ResNet and its per-epoch history."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]
