@@ -43,8 +43,15 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
 
 
-def _switch(value: Any, device: torch.device) -> bool:
-    # Measured: neither channels_last nor torch.compile pays off on the CPU for this model.
+def _use_channels_last(value: Any, device: torch.device, precision: str) -> bool:
+    # Measured on a 2-core CPU: +12% with bf16 (oneDNN's bf16 convs prefer NHWC), nothing in fp32.
+    if value == "auto":
+        return device.type == "cuda" or (device.type == "cpu" and precision == "bf16")
+    return bool(value)
+
+
+def _use_compile(value: Any, device: torch.device) -> bool:
+    # On the CPU torch.compile costs ~35 s of compiling for a few percent: not worth it.
     return device.type == "cuda" if value == "auto" else bool(value)
 
 
@@ -81,12 +88,12 @@ def fit(
     """
     device = select_device(config.device)
     precision = select_precision(config.precision, device)
-    channels_last = _switch(config.channels_last, device)
+    channels_last = _use_channels_last(config.channels_last, device, precision)
     model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
-    step_model = torch.compile(model) if _switch(config.compile, device) else model
+    step_model = torch.compile(model) if _use_compile(config.compile, device) else model
 
     train_images, train_labels = (t.to(device) for t in train_data)
     val_images, val_labels = (t.to(device) for t in val_data)

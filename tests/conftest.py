@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny generated zips and throw-away copies of the project."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from playing_with_mnist.data.synthetic import write_demo_zip
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def tiny_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """6 classes x 6 images at 96x72: the real layout, small enough for seconds of work."""
+    return write_demo_zip(
+        tmp_path_factory.mktemp("zips") / "tiny.zip", seed=3, images_per_class=6, image_size=(96, 72), characters="0123AB"
+    )
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of the project's configuration with empty data folders; the package is the installed one."""
+    target = tmp_path / "project"
+    shutil.copytree(PROJECT_ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
+    (target / "conf" / "local").mkdir()
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy2(PROJECT_ROOT / name, target / name)
+    for folder in sorted((PROJECT_ROOT / "data").iterdir()):
+        if folder.is_dir():
+            (target / "data" / folder.name).mkdir(parents=True)
+    return target

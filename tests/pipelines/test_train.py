@@ -1,0 +1,57 @@
+"""The train node: history per epoch and a model that rebuilds from its file."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from playing_with_mnist.models import build_model
+from playing_with_mnist.pipelines.train.nodes import train_model
+from playing_with_mnist.training.engine import predict_logits
+
+from .conftest import TRAIN
+
+
+def test_training_returns_history_and_a_rebuildable_model(tiny_cache: dict, tiny_split: dict) -> None:
+    trained, history = train_model(tiny_cache, tiny_split, {**TRAIN, "epochs": 2})
+    assert list(history.columns) == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"]
+    assert history["epoch"].tolist() == [1, 2]
+    assert history[["train_accuracy", "val_accuracy"]].apply(lambda c: c.between(0, 1)).all().all()
+
+    buffer = io.BytesIO()
+    torch.save(trained, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=True)
+    model = build_model(loaded["model_config"])
+    model.load_state_dict(loaded["state_dict"])
+    assert loaded["class_names"] == tiny_cache["class_names"]
+    assert loaded["run"]["precision"] == "fp32" and loaded["run"]["device_type"] == "cpu"
+
+    val_images = tiny_cache["images"][tiny_split["val"]]
+    original = build_model(trained["model_config"])
+    original.load_state_dict(trained["state_dict"])
+    assert torch.equal(predict_logits(model, val_images, 16, "fp32"), predict_logits(original, val_images, 16, "fp32"))
+
+
+def test_same_seed_gives_the_same_history(tiny_cache: dict, tiny_split: dict) -> None:
+    _, first = train_model(tiny_cache, tiny_split, TRAIN)
+    _, second = train_model(tiny_cache, tiny_split, TRAIN)
+    columns = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
+    assert first[columns].equals(second[columns])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [({"lr": -1}, "train.lr"), ({"epochs": 0}, "train.epochs"), ({"optimizer": "rmsprop"}, "train.optimizer"),
+     ({"precision": "fp8"}, "train.precision"), ({"epoch": 3}, "train.epoch")],
+)
+def test_bad_parameters_name_the_parameter(tiny_cache: dict, tiny_split: dict, override: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        train_model(tiny_cache, tiny_split, {**TRAIN, **override})
+
+
+def test_a_split_of_other_data_is_refused(tiny_cache: dict, tiny_split: dict) -> None:
+    with pytest.raises(ValueError, match="run the preprocess pipeline again"):
+        train_model(tiny_cache, {**tiny_split, "fingerprint": "something else"}, TRAIN)

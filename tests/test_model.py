@@ -1,0 +1,55 @@
+"""The ResNet matches the seed's summary table layer by layer."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from playing_with_mnist.models import ResNetConfig, build_model, layer_summary
+
+SEED_TABLE = Path(__file__).parent / "data" / "seed_summary.txt"
+
+
+def seed_rows() -> list[tuple[str, tuple[int, ...], int]]:
+    rows = []
+    for line in SEED_TABLE.read_text().splitlines():
+        match = re.match(r"\s*(\w+-\d+)\s+\[([-\d, ]+)\]\s+([\d,]+)\s*$", line)
+        if match:
+            shape = tuple(int(v) for v in match.group(2).split(","))
+            rows.append((match.group(1), shape, int(match.group(3).replace(",", ""))))
+    return rows
+
+
+def test_summary_matches_seed_table_layer_by_layer() -> None:
+    expected = seed_rows()
+    assert len(expected) == 38
+    actual = [(row.name, row.output_shape, row.params) for row in layer_summary(build_model(ResNetConfig(num_classes=62)), (1, 32, 32))]
+    assert actual == expected
+
+
+def test_trainable_parameter_count_is_the_seeds() -> None:
+    model = build_model(ResNetConfig(num_classes=62))
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 9_789_822
+    total = re.search(r"Trainable params: ([\d,]+)", SEED_TABLE.read_text()).group(1)
+    assert int(total.replace(",", "")) == 9_789_822
+
+
+def test_class_count_comes_from_the_config() -> None:
+    model = build_model(ResNetConfig(num_classes=10))
+    assert model(torch.zeros(3, 1, 32, 32)).shape == (3, 10)
+
+
+def test_config_round_trips_through_plain_types() -> None:
+    config = ResNetConfig(num_classes=7, dropout=0.5)
+    plain = config.to_dict()
+    assert all(not isinstance(v, tuple) for v in plain.values())
+    assert ResNetConfig.from_dict(plain) == config
+
+
+@pytest.mark.parametrize("bad", [{"num_classes": 1}, {"num_classes": 5, "dropout": 1.0}, {"num_classes": 5, "strides": (1, 1)}])
+def test_invalid_configs_are_refused(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        ResNetConfig(**bad)
