@@ -25,10 +25,11 @@ def tiny_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    """A copy of the project's configuration with empty data folders; the package is the installed one."""
+    """A copy of the project (configuration, sources) with empty data folders."""
     target = tmp_path / "project"
     shutil.copytree(PROJECT_ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
     (target / "conf" / "local").mkdir()
+    shutil.copytree(PROJECT_ROOT / "src", target / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     for name in ("pyproject.toml", ".telemetry"):
         shutil.copy2(PROJECT_ROOT / name, target / name)
     for folder in sorted((PROJECT_ROOT / "data").iterdir()):

@@ -1,6 +1,11 @@
 """Project settings: Kedro defaults, plus the hooks that tune the run."""
 
+import warnings
+
 from playing_with_mnist.hooks import RunEnvironmentHooks
+
+# Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 marks deprecated; it is not ours to fix.
+warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
 HOOKS = (RunEnvironmentHooks(),)
 

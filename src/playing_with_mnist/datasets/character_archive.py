@@ -21,16 +21,17 @@ class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
     Args:
         filepath: a zip chosen by the user (e.g. ``--params=raw_zip=path.zip``); it
             must exist. Empty means "the default".
-        default_filepath: where the real set is looked for (``data/01_raw/trainPart1.zip``).
+        default: ``{filepath: ...}``, where the real set is looked for (``data/01_raw/trainPart1.zip``).
         demo: where and how to make the synthetic stand-in when the default is absent:
-            ``directory``, ``seed``, ``images_per_class``, ``image_size`` ([w, h]).
+            ``path`` (a folder), ``seed``, ``images_per_class``, ``image_size`` ([w, h]).
             Its file name records those settings, so a changed setting never reuses an
             old file; it is never written at ``default_filepath``.
     """
 
-    def __init__(self, default_filepath: str, demo: dict[str, Any], filepath: str | None = None, metadata: dict | None = None) -> None:
+    def __init__(self, default: dict[str, str], demo: dict[str, Any], filepath: str | None = None, metadata: dict | None = None) -> None:
+        # Nested keys named filepath/path: Kedro makes them absolute against the project.
         self._filepath = Path(filepath) if filepath else None
-        self._default_filepath = Path(default_filepath)
+        self._default_filepath = Path(default["filepath"])
         self._demo = dict(demo)
         self.metadata = metadata
 
@@ -48,7 +49,7 @@ class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
         seed = int(self._demo.get("seed", 0))
         per_class = int(self._demo.get("images_per_class", 40))
         width, height = (int(v) for v in self._demo.get("image_size", (1200, 900)))
-        path = Path(self._demo["directory"]) / f"demo_v{GENERATOR_VERSION}_seed{seed}_{per_class}x{width}x{height}.zip"
+        path = Path(self._demo["path"]) / f"demo_v{GENERATOR_VERSION}_seed{seed}_{per_class}x{width}x{height}.zip"
         logger.info(
             "%s not found: using the synthetic demo set (seed %d). Put the real trainPart1.zip "
             "there to train on it.", self._default_filepath, seed,

@@ -1,0 +1,122 @@
+"""Whole Kedro runs in a copy of the project: every output lands, and agrees."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+import torch
+import yaml
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from playing_with_mnist.models import build_model
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.slow
+
+SMALL_TRAIN = {"train": {"epochs": 1, "batch_size": 8, "val_batch_size": 16, "device": "cpu"}}
+VERSIONED_REPORTS = ["training_history.csv", "metrics.json", "loss_graph.png", "accuracy_graph.png", "results.md", "preprocess_summary.json"]
+
+
+def run_session(project: Path, pipelines: list[str] | None = None, **params: object) -> None:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, runtime_params=params) as session:
+        session.run(pipeline_names=pipelines)
+
+
+def latest(project: Path, name: str, folder: str = "data/08_reporting") -> Path:
+    versions = sorted((project / folder / name).iterdir())
+    assert versions, f"no version of {name}"
+    return versions[-1] / name
+
+
+def test_default_pipeline_writes_every_output(project_copy: Path, tiny_zip: Path) -> None:
+    run_session(project_copy, raw_zip=str(tiny_zip), **SMALL_TRAIN)
+
+    for name in VERSIONED_REPORTS:
+        assert latest(project_copy, name).stat().st_size > 0
+    runs = {latest(project_copy, name).parent.name for name in VERSIONED_REPORTS}
+    assert len(runs) == 1, "one run shares one version"
+
+    history = pd.read_csv(latest(project_copy, "training_history.csv"))
+    metrics = json.loads(latest(project_copy, "metrics.json").read_text())
+    assert len(history) == 1
+    assert metrics["max_val_accuracy"] == pytest.approx(history["val_accuracy"].max())
+    assert metrics["max_train_accuracy"] == pytest.approx(history["train_accuracy"].max())
+    assert metrics["last_val_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1])
+    assert metrics["last_train_accuracy"] == pytest.approx(history["train_accuracy"].iloc[-1])
+    assert metrics["max_val_accuracy_epoch"] == 1
+    assert metrics["data_source"]["name"] == "tiny.zip" and metrics["device"].startswith("cpu")
+
+    results = latest(project_copy, "results.md").read_text()
+    version = latest(project_copy, "results.md").parent.name
+    assert "tiny.zip" in results and f"{metrics['max_val_accuracy']:.2%}" in results
+    for link in ("loss_graph.png", "accuracy_graph.png"):
+        target = latest(project_copy, "results.md").parent / f"../../{link}/{version}/{link}"
+        assert f"../../{link}/{version}/{link}" in results and target.resolve().exists()
+
+    model_file = latest(project_copy, "resnet.pt", "data/06_models")
+    checkpoint = torch.load(model_file, weights_only=True)
+    model = build_model(checkpoint["model_config"])
+    model.load_state_dict(checkpoint["state_dict"])
+    assert checkpoint["class_names"] == ["0", "1", "2", "3", "4", "5"]
+
+    # The notebook reads the same outputs through the catalog: run its code cells.
+    with KedroSession.create(project_path=project_copy) as session:
+        catalog = session.load_context().catalog
+    notebook = nbformat.read(PROJECT_ROOT / "notebooks" / "task1_results.ipynb", as_version=4)
+    namespace = {"catalog": catalog}
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            exec("\n".join(line for line in cell.source.splitlines() if not line.startswith("%")), namespace)
+    assert len(namespace["predicted"]) == 6  # every validation image of the tiny set (1 per class)
+
+
+def test_train_after_preprocess_decodes_nothing(project_copy: Path, tiny_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_session(project_copy, ["preprocess"], raw_zip=str(tiny_zip))
+    import playing_with_mnist.pipelines.preprocess.nodes as preprocess_nodes
+
+    monkeypatch.setattr(preprocess_nodes, "_decode_all", lambda *a, **k: pytest.fail("train decoded an image"))
+    # A raw zip that does not exist: training must not even look at it.
+    run_session(project_copy, ["train"], raw_zip=str(project_copy / "gone.zip"), **SMALL_TRAIN)
+    assert latest(project_copy, "resnet.pt", "data/06_models").exists()
+
+
+def test_demo_set_is_used_when_the_real_zip_is_absent(project_copy: Path) -> None:
+    # A smaller demo set than the default, so the test stays fast; same code path.
+    catalog = yaml.safe_load((project_copy / "conf/base/catalog.yml").read_text())
+    raw = catalog["raw_character_zip"]
+    raw["demo"].update(images_per_class=4, image_size=[64, 48])
+    (project_copy / "conf/local/catalog.yml").write_text(yaml.safe_dump({"raw_character_zip": raw}))
+    run_session(project_copy, ["preprocess"])
+
+    summary = json.loads(latest(project_copy, "preprocess_summary.json").read_text())
+    assert summary["source"]["kind"] == "synthetic demo" and summary["classes"] == 62 and summary["images"] == 248
+    assert not (project_copy / "data/01_raw/trainPart1.zip").exists()
+    assert list((project_copy / "data/01_raw/demo").glob("*.zip"))
+
+
+def test_missing_user_zip_stops_with_a_clear_error(project_copy: Path, tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="nothere.zip: file not found"):
+        run_session(project_copy, ["preprocess"], raw_zip=str(tmp_path / "nothere.zip"))
+    assert not (project_copy / "data/05_model_input/character_images.pt").exists()
+
+
+def test_cli_accepts_params(project_copy: Path, tiny_zip: Path) -> None:
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
+    params = f"raw_zip={tiny_zip},train.epochs=1,train.batch_size=8,train.device=cpu"
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", "run", "--pipelines=preprocess,train", f"--params={params}"],
+        cwd=project_copy, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    checkpoint = torch.load(latest(project_copy, "resnet.pt", "data/06_models"), weights_only=True)
+    assert checkpoint["train_config"]["epochs"] == 1 and checkpoint["train_config"]["batch_size"] == 8
