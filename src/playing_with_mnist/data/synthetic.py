@@ -105,3 +105,22 @@ def write_demo_zip(
             archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
     os.replace(partial, path)
     return path
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m playing_with_mnist.data.synthetic OUT.zip [--seed N] [--per-class N] [--size W H]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Write the synthetic stand-in for trainPart1.zip.")
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--per-class", type=int, default=40)
+    parser.add_argument("--size", type=int, nargs=2, default=(1200, 900), metavar=("WIDTH", "HEIGHT"))
+    args = parser.parse_args(argv)
+    if args.output.name == "trainPart1.zip":
+        parser.error("refusing to write the stand-in under the real set's name trainPart1.zip")
+    write_demo_zip(args.output, seed=args.seed, images_per_class=args.per_class, image_size=tuple(args.size))
+
+
+if __name__ == "__main__":
+    main()
