@@ -16,7 +16,7 @@ from .conftest import TRAIN
 
 def test_training_returns_history_and_a_rebuildable_model(tiny_cache: dict, tiny_split: dict) -> None:
     trained, history = train_model(tiny_cache, tiny_split, {**TRAIN, "epochs": 2})
-    assert list(history.columns) == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"]
+    assert list(history.columns) == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds", "train_seconds"]
     assert history["epoch"].tolist() == [1, 2]
     assert history[["train_accuracy", "val_accuracy"]].apply(lambda c: c.between(0, 1)).all().all()
 

@@ -122,11 +122,12 @@ def fit(
             epoch_start = time.perf_counter()
             train = train_one_epoch(step_model, optimizer, train_images, train_labels, config.batch_size,
                                     generator, precision, channels_last, epoch, advance)
+            train_seconds = time.perf_counter() - epoch_start
             val = evaluate(step_model, val_images, val_labels, config.val_batch_size, precision, channels_last)
             seconds = time.perf_counter() - epoch_start
             history.append({
                 "epoch": epoch, "train_loss": train.loss, "train_accuracy": train.accuracy,
-                "val_loss": val.loss, "val_accuracy": val.accuracy, "seconds": seconds,
+                "val_loss": val.loss, "val_accuracy": val.accuracy, "seconds": seconds, "train_seconds": train_seconds,
             })
             remaining = (time.perf_counter() - started) / (epoch - first_epoch + 1) * (config.epochs - epoch)
             logger.info(
