@@ -2,7 +2,9 @@
 
 from .character_archive import CharacterArchiveDataset
 from .checkpoint_store import CheckpointStore, CheckpointStoreDataset
-from .markdown_report import MarkdownReportDataset
-from .torch_object import TorchObjectDataset
+from .files import AtomicFileDataset, CSVDataset, FigureDataset, JSONDataset, MarkdownReportDataset, TorchObjectDataset
 
-__all__ = ["CharacterArchiveDataset", "CheckpointStore", "CheckpointStoreDataset", "MarkdownReportDataset", "TorchObjectDataset"]
+__all__ = [
+    "AtomicFileDataset", "CSVDataset", "CharacterArchiveDataset", "CheckpointStore", "CheckpointStoreDataset",
+    "FigureDataset", "JSONDataset", "MarkdownReportDataset", "TorchObjectDataset",
+]
