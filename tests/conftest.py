@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from playing_with_mnist.data.archive import CharacterArchive
 from playing_with_mnist.data.synthetic import write_demo_zip
+from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val
+
+from .params import PREPROCESS, SPLIT
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
@@ -36,3 +40,14 @@ def project_copy(tmp_path: Path) -> Path:
         if folder.is_dir():
             (target / "data" / folder.name).mkdir(parents=True)
     return target
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tiny_zip: Path) -> dict:
+    """The tiny zip decoded once per session."""
+    return build_image_cache(CharacterArchive.from_zip(tiny_zip), None, PREPROCESS)[0]
+
+
+@pytest.fixture(scope="session")
+def tiny_split(tiny_cache: dict) -> dict:
+    return split_train_val(tiny_cache, SPLIT)

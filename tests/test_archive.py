@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import zipfile
 from pathlib import Path
 
 import pytest
-from PIL import Image
-
 from playing_with_mnist.data.archive import ArchiveError, CharacterArchive, display_labels, list_archive, natural_key
 
-
-def png_bytes(color: int = 0, size: tuple[int, int] = (20, 15), mode: str = "RGB") -> bytes:
-    buffer = io.BytesIO()
-    Image.new(mode, size, color if mode in ("L", "1") else (color,) * len(mode)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
-def make_zip(path: Path, entries: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return path
+from .zips import make_zip, png_bytes
 
 
 def listing_of(path: Path):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -85,9 +87,19 @@ def test_train_after_preprocess_decodes_nothing(project_copy: Path, tiny_zip: Pa
     import playing_with_mnist.pipelines.preprocess.nodes as preprocess_nodes
 
     monkeypatch.setattr(preprocess_nodes, "_decode_all", lambda *a, **k: pytest.fail("train decoded an image"))
-    # A raw zip that does not exist: training must not even look at it.
-    run_session(project_copy, ["train"], raw_zip=str(project_copy / "gone.zip"), **SMALL_TRAIN)
+    run_session(project_copy, ["train"], raw_zip=str(tiny_zip), **SMALL_TRAIN)
     assert latest(project_copy, "resnet.pt", "data/06_models").exists()
+
+
+def test_train_on_a_cache_of_a_changed_zip_stops(project_copy: Path, tiny_zip: Path) -> None:
+    raw = project_copy / "data/01_raw/chars.zip"
+    shutil.copy(tiny_zip, raw)
+    run_session(project_copy, ["preprocess"], raw_zip=str(raw))
+    with zipfile.ZipFile(raw, "a") as archive:  # the zip changes after preprocessing
+        archive.writestr("train/Sample001/extra.png", archive.read("train/Sample002/img002-001.png"))
+    with pytest.raises(ValueError, match="Run `kedro run --pipelines=preprocess` again"):
+        run_session(project_copy, ["train"], raw_zip=str(raw), **SMALL_TRAIN)
+    assert not (project_copy / "data/06_models/resnet.pt").exists()
 
 
 def test_demo_set_is_used_when_the_real_zip_is_absent(project_copy: Path) -> None:

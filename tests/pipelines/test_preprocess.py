@@ -10,7 +10,7 @@ import torch
 from playing_with_mnist.data.archive import CharacterArchive
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val
 
-from .conftest import PREPROCESS
+from ..params import PREPROCESS
 
 
 def test_cache_holds_grayscale_uint8_images_and_labels(tiny_cache: dict) -> None:

@@ -11,7 +11,7 @@ from playing_with_mnist.models import build_model
 from playing_with_mnist.pipelines.train.nodes import train_model
 from playing_with_mnist.training.engine import predict_logits
 
-from .conftest import TRAIN
+from ..params import TRAIN
 
 
 def test_training_returns_history_and_a_rebuildable_model(tiny_cache: dict, tiny_split: dict) -> None:

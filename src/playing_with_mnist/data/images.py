@@ -18,7 +18,11 @@ MAX_IMAGE_PIXELS = 40_000_000
 
 
 class ImageDecodeError(ValueError):
-    """An image that cannot be read; the message says why."""
+    """An image that cannot be read (skipped and counted); the message says why."""
+
+
+class ImageTooLargeError(ValueError):
+    """An image whose pixel count is far beyond sense: a decompression bomb. Stops the run."""
 
 
 def _to_gray(image: Image.Image) -> Image.Image:
@@ -55,16 +59,18 @@ def decode_image(data: bytes, name: str, size: int = IMAGE_SIZE) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
-                raise ImageDecodeError(
-                    f"{name}: {width}x{height} pixels is beyond the limit of "
-                    f"{MAX_IMAGE_PIXELS:,}; refusing to decode it (possible decompression bomb)"
+                raise ImageTooLargeError(
+                    f"{name}: {width}x{height} pixels is beyond the limit of {MAX_IMAGE_PIXELS:,}; "
+                    "refusing to decode it (possible decompression bomb). Remove it from the zip."
                 )
             if image.format == "JPEG":
                 # Let libjpeg decode at a reduced scale: the result is resized to 32x32 anyway.
                 image.draft(image.mode, (size * 4, size * 4))
             image.load()
             return preprocess_image(image, size)
-    except ImageDecodeError:
+    except ImageTooLargeError:
         raise
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+    except Image.DecompressionBombError as error:
+        raise ImageTooLargeError(f"{name}: {error}. Remove it from the zip.") from error
+    except (OSError, ValueError, SyntaxError) as error:
         raise ImageDecodeError(f"{name}: cannot decode image ({error})") from error

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from playing_with_mnist.data.archive import ArchiveError, CharacterArchive, display_labels, list_archive
-from playing_with_mnist.data.images import ImageDecodeError, decode_image
+from playing_with_mnist.data.images import ImageDecodeError, ImageTooLargeError, decode_image
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ def _decode_all(archive: CharacterArchive, members: list[str], size: int, worker
             return decode_image(local.zip.read(member), member, size)
         except ImageDecodeError as error:
             return str(error)
+        except ImageTooLargeError:
+            raise  # a bomb stops the run
         except Exception as error:  # a damaged zip member (bad CRC, truncated data)
             return f"{member}: cannot be read from the zip ({error})"
 

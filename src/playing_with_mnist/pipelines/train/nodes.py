@@ -8,11 +8,28 @@ from typing import Any
 import pandas as pd
 import torch
 
+from playing_with_mnist.data.archive import CharacterArchive
 from playing_with_mnist.models import ResNetConfig, build_model
+from playing_with_mnist.reporting import describe_source
 from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.loop import CheckpointStore, fit
 
 logger = logging.getLogger(__name__)
+
+
+def check_cache_is_current(raw_character_zip: CharacterArchive, character_images: dict[str, Any]) -> dict[str, Any]:
+    """Return the cache if it was made from the data the catalog points at now.
+
+    Only fingerprints are compared (a sha256 of the zip); nothing is decoded. A cache
+    made from other data stops the run, saying to run preprocess again.
+    """
+    if raw_character_zip.fingerprint != character_images["fingerprint"]:
+        raise ValueError(
+            f"character_images was made from {describe_source(character_images['source'])}, but the data is now "
+            f"{describe_source(raw_character_zip.source)}. Run `kedro run --pipelines=preprocess` again "
+            "(or plain `kedro run`) to rebuild the cache."
+        )
+    return character_images
 
 
 def model_config(params: dict[str, Any], num_classes: int, image_size: int) -> ResNetConfig:
@@ -28,6 +45,9 @@ def train_model(
     checkpoints: CheckpointStore | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train the seed's ResNet on the cached images.
+
+    ``checkpoints`` (optional) receives the full training state after every epoch;
+    with ``params["resume"]`` training continues from it.
 
     Returns the trained model as a checkpoint dict (``model_config``, ``state_dict``,
     ``class_names`` ...: everything to rebuild and use it) and the history table

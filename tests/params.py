@@ -1,0 +1,9 @@
+"""Small parameter sets for fast tests: the real code paths on tiny data and a slim model."""
+
+PREPROCESS = {"image_size": 32, "max_broken_fraction": 0.05, "min_images_per_class": 2, "workers": 2}
+SPLIT = {"val_fraction": 0.2, "seed": 1}
+TRAIN = {
+    "epochs": 1, "lr": 0.001, "weight_decay": 0.0001, "batch_size": 8, "val_batch_size": 16, "dropout": 0.7,
+    "optimizer": "adam", "seed": 5, "device": "cpu", "precision": "fp32", "channels_last": False, "compile": False,
+    "resume": False, "model": {"block_channels": [8, 8, 16, 16, 16], "strides": [1, 1, 1, 6, 1], "hidden_units": [16, 8]},
+}
