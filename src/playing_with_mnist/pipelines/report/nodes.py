@@ -66,7 +66,17 @@ def plot_accuracy(training_history: pd.DataFrame) -> plt.Figure:
     return _curves(training_history, "accuracy", "Accuracy per epoch", "accuracy")
 
 
-def write_results_document(training_metrics: dict[str, Any]) -> str:
+def describe_preprocessing(summary: dict[str, Any]) -> str:
+    """One line: images kept, entries skipped by kind, broken images, empty class folders."""
+    skipped = ", ".join(f"{count} {kind}" for kind, count in sorted(summary["skipped_entries"].items())) or "none"
+    text = (f"{summary['images']} images in {summary['classes']} classes at {summary['image_size']}x{summary['image_size']}; "
+            f"entries skipped: {skipped}; broken images skipped: {len(summary['broken_images'])}")
+    if summary["empty_class_folders"]:
+        text += f"; empty class folders left out: {', '.join(summary['empty_class_folders'])}"
+    return text
+
+
+def write_results_document(training_metrics: dict[str, Any], preprocess_summary: dict[str, Any]) -> str:
     """The seed's Results section, filled in, as Markdown linking this run's graphs.
 
     Links carry ``{save_version}``, which the report dataset replaces with the run's
@@ -81,7 +91,8 @@ def write_results_document(training_metrics: dict[str, Any]) -> str:
     return "\n".join([
         "# Playing With Mnist: Task 1 results",
         "",
-        f"- Data: {m['data_source_description']}, {m['num_classes']} classes",
+        f"- Data: {m['data_source_description']}",
+        f"- Preprocessing: {describe_preprocessing(preprocess_summary)}",
         f"- Trained on: {m['device']}, {m['precision']}, {m['epochs']} epochs in {format_duration(m['training_seconds'])}",
         f"- Hyper-parameters: lr {config['lr']}, weight decay {config['weight_decay']}, batch {config['batch_size']}, "
         f"val batch {config['val_batch_size']}, dropout {config['dropout']}, optimizer {config['optimizer']}, seed {config['seed']}",

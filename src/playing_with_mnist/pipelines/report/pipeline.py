@@ -11,6 +11,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(summarise_training, ["training_history", "trained_model"], "training_metrics", name="summarise_training"),
             Node(plot_loss, "training_history", "loss_graph", name="plot_loss"),
             Node(plot_accuracy, "training_history", "accuracy_graph", name="plot_accuracy"),
-            Node(write_results_document, "training_metrics", "results_document", name="write_results_document"),
+            Node(write_results_document, ["training_metrics", "preprocess_summary"], "results_document", name="write_results_document"),
         ]
     )

@@ -1,0 +1,47 @@
+"""The report nodes: metrics from the history, graphs, the Results document."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from playing_with_mnist.pipelines.report.nodes import plot_accuracy, plot_loss, summarise_training, write_results_document
+
+HISTORY = pd.DataFrame({
+    "epoch": [1, 2, 3], "train_loss": [2.0, 1.0, 0.5], "train_accuracy": [0.2, 0.6, 0.5],
+    "val_loss": [2.1, 1.2, 1.3], "val_accuracy": [0.25, 0.55, 0.5], "seconds": [3.0, 2.0, 2.0], "train_seconds": [2.5, 1.5, 1.5],
+})
+MODEL = {
+    "class_names": list("0123"), "run": {"device": "cpu (test)", "precision": "bf16"},
+    "source": {"kind": "synthetic demo", "seed": 0, "generator_version": 1},
+    "train_config": {"lr": 0.001, "weight_decay": 0.0001, "batch_size": 32, "val_batch_size": 64, "dropout": 0.7, "optimizer": "adam", "seed": 42},
+}
+SUMMARY = {"images": 160, "classes": 4, "image_size": 32, "skipped_entries": {"macOS metadata": 3, "not an image": 1},
+           "broken_images": ["train/A/x.png: cannot decode image"], "empty_class_folders": ["Z"]}
+
+
+def test_metrics_are_the_seeds_four_accuracies_with_their_epochs() -> None:
+    metrics = summarise_training(HISTORY, MODEL)
+    assert (metrics["max_train_accuracy"], metrics["max_train_accuracy_epoch"]) == (0.6, 2)
+    assert (metrics["max_val_accuracy"], metrics["max_val_accuracy_epoch"]) == (0.55, 2)
+    assert (metrics["last_train_accuracy"], metrics["last_val_accuracy"]) == (0.5, 0.5)
+    assert metrics["data_source_description"] == "synthetic demo (seed 0, generator v1)"
+    assert metrics["precision"] == "bf16" and metrics["training_seconds"] == pytest.approx(7.0)
+
+
+def test_results_document_fills_the_seeds_results_and_says_what_was_skipped() -> None:
+    text = write_results_document(summarise_training(HISTORY, MODEL), SUMMARY)
+    assert "| Max validation accuracy | 55.00% | 2 |" in text
+    assert "| Training accuracy on last epoch | 50.00% | 3 |" in text
+    assert "3 macOS metadata, 1 not an image" in text and "broken images skipped: 1" in text and "left out: Z" in text
+    assert "](../../loss_graph.png/{save_version}/loss_graph.png)" in text
+
+
+@pytest.mark.parametrize("plot", [plot_loss, plot_accuracy])
+def test_graphs_show_train_and_val(plot) -> None:
+    figure = plot(HISTORY)
+    lines = figure.axes[0].get_lines()
+    assert [line.get_label() for line in lines] == ["training", "validation"]
+    assert list(lines[0].get_xdata()) == [1, 2, 3]
+    plt.close(figure)
