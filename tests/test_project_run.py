@@ -25,7 +25,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 SMALL_TRAIN = {"train": {"epochs": 1, "batch_size": 8, "val_batch_size": 16, "device": "cpu"}}
-VERSIONED_REPORTS = ["training_history.csv", "metrics.json", "loss_graph.png", "accuracy_graph.png", "results.md", "preprocess_summary.json"]
+VERSIONED_REPORTS = [
+    "training_history.csv", "metrics.json", "loss_graph.png", "accuracy_graph.png", "results.md", "preprocess_summary.json",
+    "sample_inputs.png", "confusion_matrix.png", "per_class_accuracy.csv", "per_class_accuracy.png", "confused_pairs.csv",
+    "highest_loss_images.png",
+]
 
 
 def run_session(project: Path, pipelines: list[str] | None = None, **params: object) -> None:
@@ -61,7 +65,8 @@ def test_default_pipeline_writes_every_output(project_copy: Path, tiny_zip: Path
     results = latest(project_copy, "results.md").read_text()
     version = latest(project_copy, "results.md").parent.name
     assert "tiny.zip" in results and f"{metrics['max_val_accuracy']:.2%}" in results
-    for link in ("loss_graph.png", "accuracy_graph.png"):
+    for link in ("loss_graph.png", "accuracy_graph.png", "confusion_matrix.png", "per_class_accuracy.png",
+                 "highest_loss_images.png", "sample_inputs.png", "per_class_accuracy.csv"):
         target = latest(project_copy, "results.md").parent / f"../../{link}/{version}/{link}"
         assert f"../../{link}/{version}/{link}" in results and target.resolve().exists()
 

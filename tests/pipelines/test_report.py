@@ -31,11 +31,14 @@ def test_metrics_are_the_seeds_four_accuracies_with_their_epochs() -> None:
 
 
 def test_results_document_fills_the_seeds_results_and_says_what_was_skipped() -> None:
-    text = write_results_document(summarise_training(HISTORY, MODEL), SUMMARY)
+    per_class = pd.DataFrame({"class": list("0123"), "images": [2] * 4, "correct": [2, 1, 0, 2], "accuracy": [1.0, 0.5, 0.0, 1.0]})
+    pairs = pd.DataFrame({"true": ["2", "1"], "predicted": ["3", "0"], "count": [2, 1]})
+    text = write_results_document(summarise_training(HISTORY, MODEL), SUMMARY, per_class, pairs)
     assert "| Max validation accuracy | 55.00% | 2 |" in text
     assert "| Training accuracy on last epoch | 50.00% | 3 |" in text
     assert "3 macOS metadata, 1 not an image" in text and "broken images skipped: 1" in text and "left out: Z" in text
     assert "](../../loss_graph.png/{save_version}/loss_graph.png)" in text
+    assert "| `2` | `3` | 2 |" in text and "the five lowest: `2` 0%, `1` 50%" in text
 
 
 @pytest.mark.parametrize("plot", [plot_loss, plot_accuracy])
@@ -45,3 +48,21 @@ def test_graphs_show_train_and_val(plot) -> None:
     assert [line.get_label() for line in lines] == ["training", "validation"]
     assert list(lines[0].get_xdata()) == [1, 2, 3]
     plt.close(figure)
+
+
+def test_validation_reports_from_a_trained_model(tiny_cache: dict, tiny_split: dict) -> None:
+    from playing_with_mnist.pipelines.report.nodes import plot_highest_loss, predict_validation, summarise_confusions
+    from playing_with_mnist.pipelines.train.nodes import train_model
+
+    from ..params import TRAIN
+
+    trained, _ = train_model(tiny_cache, tiny_split, TRAIN)
+    table = predict_validation(trained, tiny_cache, tiny_split)
+    assert len(table) == len(tiny_split["val"]) and table["confidence"].between(0, 1).all()
+    assert (table["true"] == [tiny_cache["class_names"][i] for i in tiny_cache["labels"][tiny_split["val"]]]).all()
+    confusion, per_class, pairs, bars = summarise_confusions(table, trained)
+    assert per_class["images"].sum() == len(table) and list(per_class["class"]) == tiny_cache["class_names"]
+    assert pairs["count"].sum() <= len(table) and (pairs["true"] != pairs["predicted"]).all()
+    grid = plot_highest_loss(table, tiny_cache, count=4)
+    for figure in (confusion, bars, grid):
+        plt.close(figure)

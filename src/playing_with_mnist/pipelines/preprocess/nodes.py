@@ -148,3 +148,18 @@ def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) ->
         "seed": int(params["seed"]),
         "fingerprint": character_images["fingerprint"],
     }
+
+
+def plot_sample_inputs(character_images: dict[str, Any], per_class: int = 1, seed: int = 0) -> "plt.Figure":
+    """A grid of cached 32x32 inputs, ``per_class`` random ones of every class, with their labels."""
+    from playing_with_mnist.evaluation import plot_image_grid
+
+    generator = torch.Generator().manual_seed(seed)
+    labels = character_images["labels"]
+    chosen = []
+    for label in range(len(character_images["class_names"])):
+        members = torch.nonzero(labels == label).flatten()
+        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    index = torch.cat(chosen)
+    titles = [character_images["class_names"][labels[i]] for i in index]
+    return plot_image_grid(character_images["images"][index], titles, columns=min(16, len(index)), title="Preprocessed inputs (32x32 grayscale)")

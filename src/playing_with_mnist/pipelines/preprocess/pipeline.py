@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_image_cache, split_train_val
+from .nodes import build_image_cache, plot_sample_inputs, split_train_val
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -20,5 +20,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="train_val_split",
                 name="split_train_val",
             ),
+            Node(plot_sample_inputs, "character_images", "sample_inputs", name="plot_sample_inputs"),
         ]
     )

@@ -7,6 +7,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
+import torch
+
+from playing_with_mnist import evaluation
 from playing_with_mnist.reporting import STYLE, describe_source, new_figure
 from playing_with_mnist.training.progress import format_duration
 
@@ -76,7 +79,9 @@ def describe_preprocessing(summary: dict[str, Any]) -> str:
     return text
 
 
-def write_results_document(training_metrics: dict[str, Any], preprocess_summary: dict[str, Any]) -> str:
+def write_results_document(
+    training_metrics: dict[str, Any], preprocess_summary: dict[str, Any], per_class_accuracy: pd.DataFrame, confused_pairs: pd.DataFrame
+) -> str:
     """The seed's Results section, filled in, as Markdown linking this run's graphs.
 
     Links carry ``{save_version}``, which the report dataset replaces with the run's
@@ -88,12 +93,15 @@ def write_results_document(training_metrics: dict[str, Any], preprocess_summary:
     def pct(value: float) -> str:
         return f"{value:.2%}"
 
+    lowest = per_class_accuracy.nsmallest(5, "accuracy")
+    worst_classes = ", ".join(f"`{name}` {accuracy:.0%}" for name, accuracy in zip(lowest["class"], lowest["accuracy"]))
+
     return "\n".join([
         "# Playing With Mnist: Task 1 results",
         "",
         f"- Data: {m['data_source_description']}",
         f"- Preprocessing: {describe_preprocessing(preprocess_summary)}",
-        f"- Trained on: {m['device']}, {m['precision']}, {m['epochs']} epochs in {format_duration(m['training_seconds'])}",
+        f"- Trained on: {m['device']}, {m['precision']}, {m['epochs']} epoch{'s' if m['epochs'] != 1 else ''} in {format_duration(m['training_seconds'])}",
         f"- Hyper-parameters: lr {config['lr']}, weight decay {config['weight_decay']}, batch {config['batch_size']}, "
         f"val batch {config['val_batch_size']}, dropout {config['dropout']}, optimizer {config['optimizer']}, seed {config['seed']}",
         "",
@@ -116,4 +124,60 @@ def write_results_document(training_metrics: dict[str, Any], preprocess_summary:
         "",
         "![Accuracy graph](../../accuracy_graph.png/{save_version}/accuracy_graph.png)",
         "",
+        "## What the model confuses",
+        "",
+        "![Confusion matrix](../../confusion_matrix.png/{save_version}/confusion_matrix.png)",
+        "",
+        "Most confused pairs on the validation set:",
+        "",
+        "| true | predicted as | count |",
+        "|---|---|---:|",
+        *[f"| `{r.true}` | `{r.predicted}` | {r.count} |" for r in confused_pairs.itertuples()],
+        "",
+        "Per-class accuracy ([table](../../per_class_accuracy.csv/{save_version}/per_class_accuracy.csv)), "
+        f"the five lowest: {worst_classes}.",
+        "",
+        "![Per-class accuracy](../../per_class_accuracy.png/{save_version}/per_class_accuracy.png)",
+        "",
+        "## Where it fails",
+        "",
+        "![Highest-loss validation images](../../highest_loss_images.png/{save_version}/highest_loss_images.png)",
+        "",
+        "## The inputs",
+        "",
+        "What the network sees: 32x32 grayscale.",
+        "",
+        "![Sample inputs](../../sample_inputs.png/{save_version}/sample_inputs.png)",
+        "",
     ])
+
+
+def predict_validation(trained_model: dict[str, Any], character_images: dict[str, Any], train_val_split: dict[str, Any]) -> pd.DataFrame:
+    """The trained model's prediction for every validation image: file, true, predicted, confidence, loss."""
+    index = train_val_split["val"]
+    probabilities = evaluation.predict(trained_model, character_images["images"][index])
+    members = [character_images["members"][i] for i in index.tolist()]
+    table = evaluation.prediction_table(probabilities, character_images["labels"][index], trained_model["class_names"], members)
+    return table.assign(cache_index=index.numpy())
+
+
+def summarise_confusions(validation_predictions: pd.DataFrame, trained_model: dict[str, Any]) -> tuple[plt.Figure, pd.DataFrame, pd.DataFrame, plt.Figure]:
+    """Confusion matrix figure, per-class accuracy (table and bar chart) and the ten most confused pairs."""
+    names = trained_model["class_names"]
+    matrix = evaluation.confusion_counts(validation_predictions, len(names))
+    per_class = evaluation.per_class_accuracy(validation_predictions, names)
+    return (
+        evaluation.plot_confusion(matrix, names, "Validation confusion matrix (row-normalised)"),
+        per_class,
+        evaluation.most_confused_pairs(matrix, names, top=10),
+        evaluation.plot_per_class_accuracy(per_class, "Validation accuracy per class"),
+    )
+
+
+def plot_highest_loss(validation_predictions: pd.DataFrame, character_images: dict[str, Any], count: int = 24) -> plt.Figure:
+    """The validation images the model gets most wrong: true -> predicted (confidence)."""
+    worst = validation_predictions.nlargest(count, "loss")
+    images = character_images["images"][torch.tensor(worst["cache_index"].tolist())]
+    titles = [f"{t} -> {p} ({c:.0%})" for t, p, c in zip(worst["true"], worst["predicted"], worst["confidence"])]
+    colours = ["#2a7" if t == p else "#c22" for t, p in zip(worst["true"], worst["predicted"])]
+    return evaluation.plot_image_grid(images, titles, colours, title="Highest-loss validation images: true -> predicted (confidence)")

@@ -2,7 +2,15 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import plot_accuracy, plot_loss, summarise_training, write_results_document
+from .nodes import (
+    plot_accuracy,
+    plot_highest_loss,
+    plot_loss,
+    predict_validation,
+    summarise_confusions,
+    summarise_training,
+    write_results_document,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -11,6 +19,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(summarise_training, ["training_history", "trained_model"], "training_metrics", name="summarise_training"),
             Node(plot_loss, "training_history", "loss_graph", name="plot_loss"),
             Node(plot_accuracy, "training_history", "accuracy_graph", name="plot_accuracy"),
-            Node(write_results_document, ["training_metrics", "preprocess_summary"], "results_document", name="write_results_document"),
+            Node(predict_validation, ["trained_model", "character_images", "train_val_split"], "validation_predictions",
+                 name="predict_validation"),
+            Node(summarise_confusions, ["validation_predictions", "trained_model"],
+                 ["confusion_matrix", "per_class_accuracy", "confused_pairs", "per_class_accuracy_graph"], name="summarise_confusions"),
+            Node(plot_highest_loss, ["validation_predictions", "character_images"], "highest_loss_images", name="plot_highest_loss"),
+            Node(write_results_document, ["training_metrics", "preprocess_summary", "per_class_accuracy", "confused_pairs"],
+                 "results_document", name="write_results_document"),
         ]
     )
