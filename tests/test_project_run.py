@@ -137,3 +137,25 @@ def test_cli_accepts_params(project_copy: Path, tiny_zip: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     checkpoint = torch.load(latest(project_copy, "resnet.pt", "data/06_models"), weights_only=True)
     assert checkpoint["train_config"]["epochs"] == 1 and checkpoint["train_config"]["batch_size"] == 8
+
+
+def test_predict_and_evaluate_pipelines_use_the_latest_model(project_copy: Path, tiny_zip: Path, tmp_path: Path) -> None:
+    run_session(project_copy, raw_zip=str(tiny_zip), **SMALL_TRAIN)
+    folder = tmp_path / "new_images"
+    with zipfile.ZipFile(tiny_zip) as archive:
+        archive.extractall(folder)
+
+    run_session(project_copy, ["predict"], predict_input=str(tiny_zip))
+    from_zip = pd.read_csv(latest(project_copy, "predictions.csv", "data/07_model_output"))
+    run_session(project_copy, ["predict"], predict_input=str(folder))
+    from_folder = pd.read_csv(latest(project_copy, "predictions.csv", "data/07_model_output"))
+    assert len(from_zip) == len(from_folder) == 36
+    assert from_zip["predicted"].astype(str).tolist() == from_folder["predicted"].astype(str).tolist()
+
+    run_session(project_copy, ["evaluate"], test_zip=str(tiny_zip))
+    metrics = json.loads(latest(project_copy, "test_metrics.json").read_text())
+    assert metrics["images"] == 36 and 0 <= metrics["accuracy"] <= 1
+    assert latest(project_copy, "test_confusion_matrix.png").stat().st_size > 0
+
+    with pytest.raises(Exception, match="testPart1.zip: file not found"):
+        run_session(project_copy, ["evaluate"])

@@ -7,6 +7,10 @@ model always sees new images exactly as it saw its training set.
 from __future__ import annotations
 
 import io
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, ContextManager
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -74,3 +78,37 @@ def decode_image(data: bytes, name: str, size: int = IMAGE_SIZE) -> np.ndarray:
         raise ImageTooLargeError(f"{name}: {error}. Remove it from the zip.") from error
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageDecodeError(f"{name}: cannot decode image ({error})") from error
+
+
+def decode_many(
+    open_source: Callable[[], ContextManager], read: Callable[[object, str], bytes], names: list[str],
+    size: int = IMAGE_SIZE, workers: int = 0,
+) -> list[np.ndarray | str]:
+    """Decode ``names`` on ``workers`` threads (0: one per core; Pillow releases the GIL).
+
+    ``open_source()`` opens a per-thread handle (a zip file, or nothing for a folder) and
+    ``read(handle, name)`` returns a file's bytes. Returns, per name, its array or the reason
+    it could not be decoded. A decompression bomb is not a reason: it stops everything.
+    """
+    local = threading.local()
+    handles = []
+
+    def decode(name: str) -> np.ndarray | str:
+        if not hasattr(local, "handle"):
+            local.handle = open_source()
+            handles.append(local.handle)
+        try:
+            return decode_image(read(local.handle, name), name, size)
+        except ImageDecodeError as error:
+            return str(error)
+        except ImageTooLargeError:
+            raise
+        except Exception as error:  # a damaged zip member (bad CRC, truncated data), an unreadable file
+            return f"{name}: cannot be read ({error})"
+
+    try:
+        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+            return list(pool.map(decode, names))
+    finally:
+        for handle in handles:
+            handle.close()

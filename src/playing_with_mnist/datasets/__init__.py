@@ -2,9 +2,10 @@
 
 from .character_archive import CharacterArchiveDataset
 from .checkpoint_store import CheckpointStore, CheckpointStoreDataset
+from .image_source import ImageSourceDataset
 from .files import AtomicFileDataset, CSVDataset, FigureDataset, JSONDataset, MarkdownReportDataset, TorchObjectDataset
 
 __all__ = [
     "AtomicFileDataset", "CSVDataset", "CharacterArchiveDataset", "CheckpointStore", "CheckpointStoreDataset",
-    "FigureDataset", "JSONDataset", "MarkdownReportDataset", "TorchObjectDataset",
+    "FigureDataset", "ImageSourceDataset", "JSONDataset", "MarkdownReportDataset", "TorchObjectDataset",
 ]

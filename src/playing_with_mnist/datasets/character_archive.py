@@ -22,17 +22,19 @@ class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
         filepath: a zip chosen by the user (e.g. ``--params=raw_zip=path.zip``); it
             must exist. Empty means "the default".
         default: ``{filepath: ...}``, where the real set is looked for (``data/01_raw/trainPart1.zip``).
-        demo: where and how to make the synthetic stand-in when the default is absent:
+        demo: where and how to make the synthetic stand-in when the default is absent
+            (leave it out to make a missing default an error):
             ``path`` (a folder), ``seed``, ``images_per_class``, ``image_size`` ([w, h]).
             Its file name records those settings, so a changed setting never reuses an
             old file; it is never written at ``default_filepath``.
     """
 
-    def __init__(self, default: dict[str, str], demo: dict[str, Any], filepath: str | None = None, metadata: dict | None = None) -> None:
+    def __init__(self, default: dict[str, str], demo: dict[str, Any] | None = None, filepath: str | None = None,
+                 metadata: dict | None = None) -> None:
         # Nested keys named filepath/path: Kedro makes them absolute against the project.
         self._filepath = Path(filepath) if filepath else None
         self._default_filepath = Path(default["filepath"])
-        self._demo = dict(demo)
+        self._demo = dict(demo) if demo else None
         self.metadata = metadata
 
     def load(self) -> CharacterArchive:
@@ -41,6 +43,8 @@ class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
                 return CharacterArchive.from_zip(self._filepath)
             if self._default_filepath.exists():
                 return CharacterArchive.from_zip(self._default_filepath)
+            if self._demo is None:
+                return CharacterArchive.from_zip(self._default_filepath)  # raises: names the file, says what to do
         except ArchiveError as error:
             raise DatasetError(str(error)) from error
         return self._demo_archive()

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import torch
 
 from playing_with_mnist.data.archive import ArchiveError, CharacterArchive, display_labels, list_archive
-from playing_with_mnist.data.images import ImageDecodeError, ImageTooLargeError, decode_image
+from playing_with_mnist.data.images import decode_many
 
 logger = logging.getLogger(__name__)
 
@@ -25,32 +22,8 @@ def cache_key(archive: CharacterArchive, params: dict[str, Any]) -> str:
 
 
 def _decode_all(archive: CharacterArchive, members: list[str], size: int, workers: int) -> list[np.ndarray | str]:
-    """Decode ``members`` on ``workers`` threads (Pillow releases the GIL while decoding).
-
-    Returns, per member, its 32x32 array or the reason it could not be decoded.
-    """
-    local = threading.local()
-    handles = []
-
-    def decode(member: str) -> np.ndarray | str:
-        if not hasattr(local, "zip"):
-            local.zip = archive.open()
-            handles.append(local.zip)
-        try:
-            return decode_image(local.zip.read(member), member, size)
-        except ImageDecodeError as error:
-            return str(error)
-        except ImageTooLargeError:
-            raise  # a bomb stops the run
-        except Exception as error:  # a damaged zip member (bad CRC, truncated data)
-            return f"{member}: cannot be read from the zip ({error})"
-
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(decode, members, chunksize=16))
-    finally:
-        for handle in handles:
-            handle.close()
+    """Each member's 32x32 array, or the reason it could not be decoded."""
+    return decode_many(archive.open, lambda zip_file, name: zip_file.read(name), members, size, workers)
 
 
 def build_image_cache(
@@ -71,7 +44,7 @@ def build_image_cache(
         return previous_cache, previous_cache["summary"]
 
     size = int(params["image_size"])
-    workers = int(params.get("workers") or 0) or os.cpu_count() or 1
+    workers = int(params.get("workers") or 0)
     with archive.open() as zip_file:
         listing = list_archive(zip_file, str(archive.path.name))
     for folder in listing.empty_classes:

@@ -1,0 +1,5 @@
+"""A labelled test zip -> accuracy, per-class accuracy and confusion matrix of the trained model."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]
