@@ -37,7 +37,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from playing_with_mnist.data.archive import CharacterArchive  # noqa: E402
-from playing_with_mnist.data.synthetic import write_demo_zip  # noqa: E402
+from playing_with_mnist.data.synthetic import demo_file_name, write_demo_zip  # noqa: E402
 from playing_with_mnist.models import ResNetConfig, build_model  # noqa: E402
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val  # noqa: E402
 from playing_with_mnist.pipelines.train.nodes import train_model  # noqa: E402
@@ -193,7 +193,7 @@ def main() -> None:
     parser.add_argument("--parts", default="baseline,bare,project,project_fp32")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    zip_path = args.zip or Path("data/01_raw/demo/demo_v1_seed0_40x1200x900.zip")
+    zip_path = args.zip or Path("data/01_raw/demo") / demo_file_name(0, 40, (1200, 900))
     if args.child:
         return child(args.child, zip_path, args.epochs)
     if not zip_path.exists():

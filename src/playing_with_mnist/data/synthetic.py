@@ -22,7 +22,13 @@ from PIL import Image, ImageDraw, ImageFont
 
 CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Bump when the drawing changes, so caches made from an older demo set are rebuilt.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
+
+
+def demo_file_name(seed: int, images_per_class: int, image_size: tuple[int, int]) -> str:
+    """The demo zip's file name: it records every setting, so a changed setting never reuses an old file."""
+    width, height = image_size
+    return f"demo_v{GENERATOR_VERSION}_seed{seed}_{images_per_class}x{width}x{height}.zip"
 
 
 def font_files() -> list[Path]:
@@ -48,9 +54,9 @@ def render_character(char: str, rng: np.random.Generator, fonts: list[Path], siz
     ImageDraw.Draw(mask).text((side / 2, side / 2), char, fill=255, font=font, anchor="mm", stroke_width=stroke, stroke_fill=255)
 
     # Inverse affine map (output -> input) about the centre: rotation, shear, scale.
-    angle = np.deg2rad(rng.uniform(-18, 18))
-    shear = rng.uniform(-0.35, 0.35)
-    scale = rng.uniform(0.75, 1.2)
+    angle = np.deg2rad(rng.uniform(-12, 12))
+    shear = rng.uniform(-0.25, 0.25)
+    scale = rng.uniform(0.8, 1.1)
     forward = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) @ np.array([[1, shear], [0, 1]]) * scale
     inverse = np.linalg.inv(forward)
     centre = np.array([side / 2, side / 2])
@@ -63,8 +69,9 @@ def render_character(char: str, rng: np.random.Generator, fonts: list[Path], siz
 
     paper = int(rng.integers(228, 256))
     canvas = Image.new("RGB", size, (paper, paper, paper))
-    x = int(rng.integers(0, max(1, width - side)))
-    y = int(rng.integers(0, max(1, height - side)))
+    # Roughly centred, like a character written in the middle of a tablet's page.
+    x = int(np.clip((width - side) / 2 + rng.normal(0, 0.06) * width, 0, max(0, width - side)))
+    y = int(np.clip((height - side) / 2 + rng.normal(0, 0.06) * height, 0, max(0, height - side)))
     ink = tuple(int(v) for v in rng.integers(0, 70, size=3))
     canvas.paste(ink, (x, y, x + side, y + side), mask)
     draw = ImageDraw.Draw(canvas)

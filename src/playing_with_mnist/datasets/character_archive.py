@@ -10,7 +10,7 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 
 from playing_with_mnist.data.archive import ArchiveError, CharacterArchive
-from playing_with_mnist.data.synthetic import GENERATOR_VERSION, write_demo_zip
+from playing_with_mnist.data.synthetic import GENERATOR_VERSION, demo_file_name, write_demo_zip
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
         seed = int(self._demo.get("seed", 0))
         per_class = int(self._demo.get("images_per_class", 40))
         width, height = (int(v) for v in self._demo.get("image_size", (1200, 900)))
-        path = Path(self._demo["path"]) / f"demo_v{GENERATOR_VERSION}_seed{seed}_{per_class}x{width}x{height}.zip"
+        path = Path(self._demo["path"]) / demo_file_name(seed, per_class, (width, height))
         logger.info(
             "%s not found: using the synthetic demo set (seed %d). Put the real trainPart1.zip "
             "there to train on it.", self._default_filepath, seed,
