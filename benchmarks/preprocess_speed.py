@@ -47,7 +47,7 @@ def main() -> None:
     print(f"{zip_path.name}: {zip_path.stat().st_size / 1e6:.0f} MB, {os.cpu_count()} cores")
 
     archive = timed("open + sha256 fingerprint", CharacterArchive.from_zip, zip_path)
-    cache, summary = timed(f"cold: decode {{n}} images to 32x32 gray".replace("{n}", "all"), build_image_cache, archive, None, PARAMS)
+    cache, summary = timed("cold: decode all images to 32x32 gray", build_image_cache, archive, None, PARAMS)
     print(f"  {summary['images']} images, {summary['classes']} classes")
     with tempfile.TemporaryDirectory() as folder:
         dataset = TorchObjectDataset(str(Path(folder) / "character_images.pt"))

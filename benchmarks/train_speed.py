@@ -213,7 +213,7 @@ def main() -> None:
     peaks = {p: matmul_peak(device, p) for p in ("fp32", "bf16")}
     print("matmul peak: " + ", ".join(f"{p} {v / 1e12:.2f} TFLOP/s" for p, v in peaks.items()))
     print(f"\n{'run':45s} {'train img/s':>11s} {'s/epoch':>8s} {'val acc':>8s} {'peak RSS MB':>11s} {'% of peak':>9s}")
-    for part, r in results.items():
+    for r in results.values():
         if "epoch_seconds" in r:
             steady = slice(1, None) if len(r["epoch_seconds"]) > 1 else slice(None)  # epoch 1 includes warm-up
             per_epoch = sum(r["epoch_seconds"][steady]) / len(r["epoch_seconds"][steady])

@@ -9,7 +9,7 @@ from kedro.framework.hooks import hook_impl
 
 
 class RunEnvironmentHooks:
-    """Make every run headless and offline before any node imports pyplot."""
+    """Make every run headless (no plot windows) and keep kedro-telemetry off in child processes too."""
 
     @hook_impl
     def after_context_created(self, context) -> None:  # noqa: ANN001 - Kedro's signature

@@ -13,6 +13,7 @@ import hashlib
 import re
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -184,7 +185,7 @@ class CharacterArchive:
     path: Path
     source: dict
     fingerprint: str
-    prepare: "callable | None" = None
+    prepare: Callable[[], None] | None = None
 
     def open(self) -> zipfile.ZipFile:
         if self.prepare is not None and not self.path.exists():

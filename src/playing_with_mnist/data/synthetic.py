@@ -107,7 +107,7 @@ def write_demo_zip(
     partial = path.with_name(path.name + ".partial")
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
         images = pool.map(lambda job: _png_bytes(*job, seed, tuple(image_size), fonts), jobs)
-        for (char, class_index, sample), data in zip(jobs, images):
+        for (_char, class_index, sample), data in zip(jobs, images):
             name = f"train/Sample{class_index + 1:03d}/img{class_index + 1:03d}-{sample:03d}.png"
             archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
     os.replace(partial, path)

@@ -10,7 +10,7 @@ that gives 6x6, so that is the default ``strides``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
@@ -126,9 +126,8 @@ def layer_summary(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerR
     def hook(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
         kind = type(module).__name__
         counters[kind] = counters.get(kind, 0) + 1
+        # Own weights only, as torchsummary counts them: a block's convs are rows of their own.
         params = sum(p.numel() for p in module.parameters(recurse=False) if p.requires_grad)
-        if isinstance(module, BasicBlock):
-            params = 0  # torchsummary counts a container's own weights only
         rows.append(LayerRow(f"{kind}-{len(rows) + 1}", (-1, *output.shape[1:]), params))
 
     for module in model.modules():

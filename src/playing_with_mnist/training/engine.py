@@ -7,6 +7,7 @@ no per-sample Python work. One precision path: autocast is on or off by a flag.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -56,7 +57,7 @@ def train_one_epoch(
     precision: str,
     channels_last: bool = False,
     epoch: int = 0,
-    on_batch: "callable | None" = None,
+    on_batch: Callable[[int], None] | None = None,
 ) -> EpochResult:
     """One pass over shuffled ``images`` (uint8, on the model's device)."""
     model.train()

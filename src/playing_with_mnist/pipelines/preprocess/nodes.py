@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from playing_with_mnist.data.archive import ArchiveError, CharacterArchive, display_labels, list_archive
 from playing_with_mnist.data.images import decode_many
@@ -123,7 +124,7 @@ def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) ->
     }
 
 
-def plot_sample_inputs(character_images: dict[str, Any], per_class: int = 1, seed: int = 0) -> "plt.Figure":
+def plot_sample_inputs(character_images: dict[str, Any], per_class: int = 1, seed: int = 0) -> Figure:
     """A grid of cached 32x32 inputs, ``per_class`` random ones of every class, with their labels."""
     from playing_with_mnist.evaluation import plot_image_grid
 

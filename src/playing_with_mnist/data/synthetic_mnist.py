@@ -1,0 +1,235 @@
+"""Deterministic MNIST-like digits, so that MNIST experiments run without a download.
+
+Digits are drawn with :func:`~playing_with_mnist.data.synthetic.render_character` (the
+fonts that ship with matplotlib, randomly deformed) and then normalised the way MNIST
+was: white ink on black, the glyph scaled to fit a 20x20 box with its aspect ratio
+kept, antialiased, and placed in a 28x28 image with its centre of mass at the centre.
+
+Digit ``i`` of a seed depends only on ``(seed, i)``, so a long stream can be rendered
+in pieces (see ``start`` of :func:`render_digits`) and the same arguments always give
+the same arrays.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..datasets.atomic import atomic_write
+from .idx import MNIST_FILES, write_idx
+from .synthetic import font_files, render_character
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SIDE = 28
+BOX_SIDE = 20  # MNIST scales each digit to fit 20x20, leaving a 4-pixel margin.
+CANVAS_SIDE = 84  # drawn at 3x, then reduced with antialiasing
+# Streams of one seed's random numbers, kept apart so that labels and drawings never share draws.
+_DIGIT_STREAM, _LABEL_STREAM, _SPLIT_STREAM, _NOISE_STREAM, _FLIP_STREAM = 1, 2, 3, 4, 5
+_TRAIN, _TEST, _NOISY_ZIP = 1, 2, 3
+
+# Confusions a reader (or a labeller) plausibly makes, true digit -> digits it is taken for.
+CONFUSIONS: dict[int, tuple[int, ...]] = {
+    0: (6, 8),
+    1: (7, 4),
+    2: (7, 3),
+    3: (8, 5),
+    4: (9, 1),
+    5: (6, 3),
+    6: (5, 0),
+    7: (1, 2),
+    8: (3, 0),
+    9: (4, 7),
+}
+UNIFORM_SHARE = 0.2  # share of the noise spread evenly over all wrong labels
+
+
+@lru_cache(maxsize=1)
+def _fonts() -> tuple[Path, ...]:
+    # font_files opens every bundled font to check its characters: do it once per process.
+    return tuple(font_files())
+
+
+def _sub_seed(seed: int, purpose: int) -> int:
+    """A seed for one use of ``seed`` (training set, test set, ...), unrelated to the others."""
+    return int(np.random.SeedSequence([seed, _SPLIT_STREAM, purpose]).generate_state(1)[0])
+
+
+def _box_sum(mask: np.ndarray, radius: int) -> np.ndarray:
+    """For each pixel, how many pixels of ``mask`` lie in the square of the given radius around it."""
+    padded = np.pad(mask.astype(np.int32), radius + 1)[:-1, :-1]
+    integral = padded.cumsum(0).cumsum(1)
+    side = 2 * radius + 1
+    return integral[side:, side:] - integral[:-side, side:] - integral[side:, :-side] + integral[:-side, :-side]
+
+
+def _drop_specks(ink: np.ndarray) -> np.ndarray:
+    """``ink`` without the pen and dust specks that render_character scatters on the paper.
+
+    A speck is at most 3x3 pixels at this canvas size: ink whose 5x5 neighbourhood holds
+    all the ink of its 9x9 neighbourhood is isolated, so it is a speck, not part of a stroke.
+    """
+    mask = ink > 0.1
+    isolated = mask & (_box_sum(mask, 4) == _box_sum(mask, 2))
+    return np.where(isolated, 0.0, ink)
+
+
+def _normalise(glyph: Image.Image) -> np.ndarray:
+    """A rendered glyph (dark on light, RGB) as an MNIST-style 28x28 uint8 image."""
+    gray = np.asarray(glyph.convert("L"), dtype=np.float32)
+    paper = np.median(gray)
+    ink = _drop_specks(np.clip((paper - gray) / max(paper, 1.0), 0.0, 1.0))
+    rows, cols = np.nonzero(ink > 0.1)
+    if rows.size == 0:  # nothing drawn: an empty image rather than a crash
+        return np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.uint8)
+    ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    ink = ink / ink.max()
+
+    height, width = ink.shape
+    scale = BOX_SIDE / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = Image.fromarray((ink * 255.0).astype(np.float32)).resize(size, Image.Resampling.LANCZOS)
+    small = np.clip(np.asarray(small), 0.0, 255.0)
+
+    # Centre of mass to the image centre (13.5, 13.5), as MNIST did, keeping the box inside.
+    total = small.sum()
+    centre_y = (small.sum(1) * np.arange(size[1])).sum() / total
+    centre_x = (small.sum(0) * np.arange(size[0])).sum() / total
+    top = int(np.clip(round((IMAGE_SIDE - 1) / 2 - centre_y), 0, IMAGE_SIDE - size[1]))
+    left = int(np.clip(round((IMAGE_SIDE - 1) / 2 - centre_x), 0, IMAGE_SIDE - size[0]))
+    image = np.zeros((IMAGE_SIDE, IMAGE_SIDE), np.float32)
+    image[top : top + size[1], left : left + size[0]] = small
+    # Strokes thinner than a pixel come out grey after the reduction; MNIST's cores are saturated.
+    image *= 255.0 / image.max()
+    return np.round(image).astype(np.uint8)
+
+
+def _render_one(label: int, seed: int, index: int, fonts: tuple[Path, ...]) -> np.ndarray:
+    rng = np.random.default_rng([seed, _DIGIT_STREAM, index])
+    return _normalise(render_character(str(label), rng, list(fonts), (CANVAS_SIDE, CANVAS_SIDE)))
+
+
+def digit_labels(count: int, seed: int, start: int = 0) -> np.ndarray:
+    """Labels of digits ``start`` .. ``start + count - 1`` of ``seed``'s stream, uint8.
+
+    Every aligned block of ten digits holds each label once, in an order drawn from
+    ``(seed, block)``: any run of digits is balanced to within two per label, a run from
+    ``start=0`` to within one.
+    """
+    if count < 0 or start < 0 or seed < 0:
+        raise ValueError(f"count, seed and start must be >= 0, got {count}, {seed}, {start}")
+    if count == 0:
+        return np.zeros(0, np.uint8)
+    first, last = start // 10, (start + count - 1) // 10
+    blocks = [np.random.default_rng([seed, _LABEL_STREAM, block]).permutation(10) for block in range(first, last + 1)]
+    offset = start - first * 10
+    return np.concatenate(blocks)[offset : offset + count].astype(np.uint8)
+
+
+def render_digits(count: int, seed: int, start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Digits ``start`` .. ``start + count - 1`` of ``seed``'s stream.
+
+    Returns ``(images, labels)``: uint8 [count, 28, 28] (white digit on black, 0-255)
+    and uint8 [count] (0-9, balanced, see :func:`digit_labels`). The same arguments give
+    identical arrays, and ``render_digits(n, s, start=k)`` equals the last ``n`` digits of
+    ``render_digits(k + n, s)``.
+    """
+    labels = digit_labels(count, seed, start)
+    fonts = _fonts()
+    images = np.zeros((count, IMAGE_SIDE, IMAGE_SIDE), np.uint8)
+    # Threads help: the font rasterising and resizing in PIL release the GIL.
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        drawn = pool.map(lambda i: _render_one(int(labels[i]), seed, start + i, fonts), range(count))
+        for i, image in enumerate(drawn):
+            images[i] = image
+    return images, labels
+
+
+def write_mnist_demo(folder: Path | str, train_count: int = 6000, test_count: int = 1000, seed: int = 0) -> Path:
+    """Write synthetic stand-ins for the four MNIST IDX files (standard names) into ``folder``.
+
+    Training and test digits come from different seeds derived from ``seed``, so they do
+    not overlap. Each file is written atomically; the same arguments give the same bytes.
+    Returns ``folder``.
+    """
+    folder = Path(folder)
+    for split, count, purpose in (("train", train_count, _TRAIN), ("test", test_count, _TEST)):
+        images, labels = render_digits(count, _sub_seed(seed, purpose))
+        write_idx(folder / MNIST_FILES[f"{split}_images"], images)
+        write_idx(folder / MNIST_FILES[f"{split}_labels"], labels)
+    logger.info("Wrote synthetic MNIST to %s: %d training and %d test digits (seed %d)", folder, train_count, test_count, seed)
+    return folder
+
+
+def noise_matrix(noise_rate: float, seed: int) -> np.ndarray:
+    """A 10x10 label-noise matrix: row ``t`` is the distribution of the label given true digit ``t``.
+
+    The diagonal is ``1 - noise_rate``. Of the rest, ``1 - UNIFORM_SHARE`` goes to the
+    digit's plausible confusions (:data:`CONFUSIONS`, split with weights drawn from
+    ``seed``) and ``UNIFORM_SHARE`` evenly to all nine wrong labels. Rows sum to 1.
+    """
+    if not 0.0 <= noise_rate <= 1.0:
+        raise ValueError(f"noise_rate must be between 0 and 1, got {noise_rate}")
+    rng = np.random.default_rng([seed, _NOISE_STREAM])
+    matrix = np.zeros((10, 10))
+    for true, confusions in CONFUSIONS.items():
+        weights = rng.dirichlet(np.full(len(confusions), 2.0))
+        matrix[true, list(confusions)] = noise_rate * (1.0 - UNIFORM_SHARE) * weights
+        wrong = np.arange(10) != true
+        matrix[true, wrong] += noise_rate * UNIFORM_SHARE / 9.0
+        matrix[true, true] = 1.0 - noise_rate
+    return matrix / matrix.sum(axis=1, keepdims=True)
+
+
+def flip_labels(true_labels: np.ndarray, noise: np.ndarray, seed: int) -> np.ndarray:
+    """Each label replaced by a draw from row ``true_label`` of ``noise`` (uint8, seeded)."""
+    noise = np.asarray(noise, dtype=np.float64)
+    if noise.shape != (10, 10) or (noise < 0).any() or not np.allclose(noise.sum(axis=1), 1.0, atol=1e-6):
+        raise ValueError("noise must be a 10x10 matrix of probabilities whose rows sum to 1")
+    cumulative = noise.cumsum(axis=1)
+    # Dividing by the row total makes the last entry exactly 1.0, so every draw in [0, 1) lands on a label.
+    cumulative /= cumulative[:, -1:]
+    draws = np.random.default_rng([seed, _FLIP_STREAM]).random(len(true_labels))
+    return (draws[:, None] < cumulative[np.asarray(true_labels, dtype=np.intp)]).argmax(axis=1).astype(np.uint8)
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()
+
+
+def write_noisy_label_zip(path: Path | str, count: int, noise: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """Write ``count`` synthetic digits to a zip, one folder per *noisy* label, atomically.
+
+    Layout: folders ``0/`` .. ``9/`` (all ten, even if one ends up empty), each holding
+    28x28 grayscale PNGs ``NNNNN.png``, where sample ``i`` is file number ``i + 1``.
+    Nothing else is in the zip. The digits come from a seed derived from ``seed`` (not
+    the demo IDX sets'), and labels are flipped with :func:`flip_labels`.
+
+    Returns ``{"true_labels", "noisy_labels", "noise_matrix"}`` (uint8 [count], uint8
+    [count], float [10, 10]) so that noise estimates can be checked against the truth.
+    """
+    path = Path(path)
+    digit_seed = _sub_seed(seed, _NOISY_ZIP)
+    images, true_labels = render_digits(count, digit_seed)
+    noisy_labels = flip_labels(true_labels, noise, digit_seed)
+    width = max(5, len(str(count)))
+    with atomic_write(path, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as archive:
+        for label in range(10):
+            archive.mkdir(zipfile.ZipInfo(f"{label}/", date_time=(2020, 1, 1, 0, 0, 0)))
+        for i, (image, label) in enumerate(zip(images, noisy_labels)):
+            # Fixed timestamps: the same arguments give the same zip, byte for byte.
+            info = zipfile.ZipInfo(f"{label}/{i + 1:0{width}d}.png", date_time=(2020, 1, 1, 0, 0, 0))
+            archive.writestr(info, _png_bytes(image))
+    flipped = float((true_labels != noisy_labels).mean()) if count else 0.0
+    logger.info("Wrote %s: %d digits, %.1f%% of labels flipped", path, count, 100 * flipped)
+    return {"true_labels": true_labels, "noisy_labels": noisy_labels, "noise_matrix": np.asarray(noise, dtype=np.float64)}
