@@ -88,7 +88,7 @@ def read_idx(path: Path | str) -> np.ndarray:
         )
     if found > expected:
         raise IdxError(
-            f"{path}: {found - expected:,} bytes after the {expected:,} bytes of data that dimensions "
+            f"{path}: {found - expected:,} unexpected byte(s) after the {expected:,} bytes of data that dimensions "
             f"{list(shape)} of {dtype.newbyteorder('=').name} declare"
         )
     # astype copies: the result is writable and in native byte order.
