@@ -117,8 +117,7 @@ def fit(
         len(train_images), len(val_images), config.epochs,
     )
     started, first_epoch = time.perf_counter(), len(history) + 1
-    batches = (len(train_images) + config.batch_size - 1) // config.batch_size
-    with live_progress("training", batches * max(0, config.epochs - len(history))) as advance:
+    with live_progress("training images", len(train_images) * max(0, config.epochs - len(history))) as advance:
         for epoch in range(len(history) + 1, config.epochs + 1):
             epoch_start = time.perf_counter()
             train = train_one_epoch(step_model, optimizer, train_images, train_labels, config.batch_size,
