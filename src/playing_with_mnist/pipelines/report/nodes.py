@@ -6,7 +6,6 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
-
 import torch
 
 from playing_with_mnist import evaluation
