@@ -87,6 +87,7 @@ def plot_confusion(matrix: np.ndarray, names: list[str], title: str) -> plt.Figu
     side = max(5.0, 0.16 * len(names) + 2)
     figure, axes = new_figure(side + 1.2, side)
     with plt.rc_context({**STYLE, "axes.grid": False}):
+        axes.grid(False)  # grid lines would cut through the cells
         image = axes.imshow(share, cmap="magma_r", norm=PowerNorm(gamma=0.4, vmin=0, vmax=1), interpolation="nearest")
         ticks = np.arange(len(names))
         fontsize = 7 if len(names) > 30 else 9
