@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -185,9 +186,15 @@ class _GraphParser(HTMLParser):
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port below 49152: kedro viz refuses the ephemeral range the OS hands out."""
+    for port in random.Random().sample(range(20000, 49000), 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free TCP port between 20000 and 49000")
 
 
 def _wait_for_http(url: str, server: subprocess.Popen, log: Path, timeout_s: float = 60) -> None:
