@@ -11,29 +11,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
 from kedro.io import AbstractDataset, DatasetError
 
-from .atomic import atomic_write
+from .files import TorchObjectDataset
 
 
 class CheckpointStore:
+    """Reads and writes one checkpoint file, atomically, with ``weights_only=True`` loading."""
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._file = TorchObjectDataset(str(self.path), missing_ok=True)
 
     def load(self) -> dict | None:
-        if not self.path.exists():
-            return None
+        """The saved state, or ``None`` when no checkpoint exists yet."""
         try:
-            return torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as error:
-            raise DatasetError(
-                f"{self.path} cannot be read as a checkpoint ({error}); delete it to start again"
-            ) from error
+            return self._file.load()
+        except DatasetError as error:
+            raise DatasetError(f"{self.path} cannot be read as a checkpoint; delete it to start again ({error})") from error
 
     def save(self, state: dict) -> None:
-        with atomic_write(self.path) as stream:
-            torch.save(state, stream)
+        self._file.save(state)
 
 
 class CheckpointStoreDataset(AbstractDataset[None, CheckpointStore]):
