@@ -64,7 +64,7 @@ class ArchiveListing:
     empty_classes: list[str] = field(default_factory=list)
 
 
-def _skip_reason(info: zipfile.ZipInfo) -> str | None:
+def skip_reason(info: zipfile.ZipInfo) -> str | None:
     path = PurePosixPath(info.filename)
     parts = path.parts
     if info.filename.startswith("/") or re.match(r"^[A-Za-z]:", info.filename) or ".." in parts:
@@ -80,7 +80,7 @@ def _skip_reason(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _check_sizes(archive_name: str, infos: list[zipfile.ZipInfo]) -> None:
+def check_declared_sizes(archive_name: str, infos: list[zipfile.ZipInfo]) -> None:
     total = 0
     for info in infos:
         ratio = info.file_size / max(info.compress_size, 1)
@@ -104,7 +104,7 @@ def list_archive(zip_file: zipfile.ZipFile, archive_name: str) -> ArchiveListing
     images: list[zipfile.ZipInfo] = []
     empty_dirs: set[PurePosixPath] = set()
     for info in zip_file.infolist():
-        reason = _skip_reason(info)
+        reason = skip_reason(info)
         if reason == "directory":
             empty_dirs.add(PurePosixPath(info.filename))
         elif reason:
@@ -116,7 +116,7 @@ def list_archive(zip_file: zipfile.ZipFile, archive_name: str) -> ArchiveListing
             f"{archive_name}: no images found (PNG, JPEG, BMP or GIF). Expected one folder "
             "per class, e.g. train/Sample001/img001-001.png."
         )
-    _check_sizes(archive_name, images)
+    check_declared_sizes(archive_name, images)
 
     parents = [PurePosixPath(info.filename).parent.parts for info in images]
     root = _common_prefix(parents)

@@ -7,7 +7,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive import ArchiveError, _check_sizes, _skip_reason, natural_key, open_zip
+from .archive import ArchiveError, check_declared_sizes, skip_reason, natural_key, open_zip
 from .images import IMAGE_SUFFIXES
 
 
@@ -39,8 +39,8 @@ class ImageSource:
             is_zip = False
         else:
             with open_zip(path) as zip_file:
-                infos = [info for info in zip_file.infolist() if _skip_reason(info) is None]
-                _check_sizes(path.name, infos)
+                infos = [info for info in zip_file.infolist() if skip_reason(info) is None]
+                check_declared_sizes(path.name, infos)
                 names = [info.filename for info in infos]
             is_zip = True
         if not names:

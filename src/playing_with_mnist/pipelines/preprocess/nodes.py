@@ -98,6 +98,12 @@ def build_image_cache(
     return cache, summary
 
 
+def shuffled_per_class(labels: torch.Tensor, num_classes: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """For every class in order, the indices of its images in a seeded random order."""
+    members = [torch.nonzero(labels == label).flatten() for label in range(num_classes)]
+    return [m[torch.randperm(len(m), generator=generator)] for m in members]
+
+
 def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """A stratified, seeded split: ``val_fraction`` of every class (at least one) goes to val.
 
@@ -107,11 +113,8 @@ def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) ->
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"split.val_fraction must be between 0 and 1, got {fraction}")
     generator = torch.Generator().manual_seed(int(params["seed"]))
-    labels = character_images["labels"]
     train, val = [], []
-    for label in range(len(character_images["class_names"])):
-        members = torch.nonzero(labels == label).flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
+    for members in shuffled_per_class(character_images["labels"], len(character_images["class_names"]), generator):
         n_val = min(max(1, round(len(members) * fraction)), len(members) - 1)
         val.append(members[:n_val])
         train.append(members[n_val:])
@@ -130,10 +133,6 @@ def plot_sample_inputs(character_images: dict[str, Any], per_class: int = 1, see
 
     generator = torch.Generator().manual_seed(seed)
     labels = character_images["labels"]
-    chosen = []
-    for label in range(len(character_images["class_names"])):
-        members = torch.nonzero(labels == label).flatten()
-        chosen.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
-    index = torch.cat(chosen)
+    index = torch.cat([m[:per_class] for m in shuffled_per_class(labels, len(character_images["class_names"]), generator)])
     titles = [character_images["class_names"][labels[i]] for i in index]
     return plot_image_grid(character_images["images"][index], titles, columns=min(16, len(index)), title="Preprocessed inputs (32x32 grayscale)")
