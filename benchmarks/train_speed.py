@@ -9,11 +9,16 @@ Each measurement runs in its own subprocess so that peak memory is its own:
 
 1. baseline: what the seed's author would have written - the PNGs unpacked to folders,
    torchvision ``ImageFolder`` with ``Grayscale, Resize((32, 32)), ToTensor`` decoding every
-   image every epoch, a ``DataLoader``, fp32, the same model and hyper-parameters;
+   image every epoch, a ``DataLoader``, fp32, the same model and hyper-parameters, on the
+   GPU when there is one;
 2. bare: a bare PyTorch training step on in-memory tensors in the project's precision
    (the ceiling for the pipeline);
 3. project: the project's ``train_model`` node on the cached tensors (auto device/precision);
-4. project_fp32: the same node forced to fp32, for the accuracy comparison with bf16.
+4. project_fp32: the same node forced to fp32, for the accuracy comparison with bf16;
+5. project_compile (only when named in --parts): the node with ``train.compile=true``.
+
+The full seed configuration on a GPU: ``--parts project --epochs 50`` (the node's total
+seconds are printed).
 
 Then the machine's own matmul peak in each precision, and the achieved FLOP/s against it
 (9.31 GFLOP per trained image, 3.11 per evaluated one, counted by torch.utils.flop_counter).
@@ -65,7 +70,7 @@ def flops_per_image(device: torch.device, num_classes: int) -> tuple[float, floa
 def matmul_peak(device: torch.device, precision: str) -> float:
     """Measured FLOP/s of a large square matmul: the practical limit of this machine."""
     dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    n = 4096 if device.type == "cuda" else 1024
+    n = 8192 if device.type == "cuda" else 1024
     a, b = torch.rand(n, n, device=device, dtype=dtype), torch.rand(n, n, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
@@ -105,13 +110,15 @@ def run_baseline(zip_path: Path, epochs: int) -> dict:
         _, split = load_cache(zip_path)  # the same images in train and val as the project uses
         train = DataLoader(Subset(dataset, split["train"].tolist()), batch_size=32, shuffle=True)
         val = DataLoader(Subset(dataset, split["val"].tolist()), batch_size=64)
-        model = build_model(ResNetConfig(num_classes=len(dataset.classes)))
+        device = select_device("auto")
+        model = build_model(ResNetConfig(num_classes=len(dataset.classes))).to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=0.001, weight_decay=0.0001)
         epoch_seconds, train_seconds, val_accuracy = [], [], 0.0
         for _ in range(epochs):
             start = time.perf_counter()
             model.train()
             for x, y in train:
+                x, y = x.to(device), y.to(device)
                 loss = F.cross_entropy(model(x), y)
                 optimizer.zero_grad()
                 loss.backward()
@@ -121,14 +128,15 @@ def run_baseline(zip_path: Path, epochs: int) -> dict:
             correct = total = 0
             with torch.no_grad():
                 for x, y in val:
+                    x, y = x.to(device), y.to(device)
                     correct += (model(x).argmax(1) == y).sum().item()
                     total += len(y)
             val_accuracy = correct / total
             epoch_seconds.append(time.perf_counter() - start)
     n_train = len(split["train"])
-    return {"name": "baseline (ImageFolder + DataLoader, fp32)", "precision": "fp32", "device": "cpu",
+    return {"name": "baseline (ImageFolder + DataLoader, fp32)", "precision": "fp32", "device": device.type,
             "train_images": n_train, "epoch_seconds": epoch_seconds, "train_seconds": train_seconds,
-            "final_val_accuracy": val_accuracy, **peak_memory_mb(torch.device("cpu"))}
+            "node_seconds": sum(epoch_seconds), "final_val_accuracy": val_accuracy, **peak_memory_mb(device)}
 
 
 def run_bare(zip_path: Path, steps: int) -> dict:
@@ -163,14 +171,15 @@ def run_bare(zip_path: Path, steps: int) -> dict:
             "train_images_per_second": 32 * steps / seconds, **peak_memory_mb(device)}
 
 
-def run_project(zip_path: Path, epochs: int, precision: str) -> dict:
+def run_project(zip_path: Path, epochs: int, precision: str, compile_model: bool = False) -> dict:
     cache, split = load_cache(zip_path)
-    params = {**SEED_TRAIN, "epochs": epochs, "precision": precision}
+    params = {**SEED_TRAIN, "epochs": epochs, "precision": precision, "compile": compile_model}
     start = time.perf_counter()
     trained, history = train_model(cache, split, params)
     total = time.perf_counter() - start
     device = torch.device(trained["run"]["device_type"])
-    return {"name": f"project train_model ({trained['run']['precision']})", "precision": trained["run"]["precision"],
+    compiled = ", compiled" if trained["run"]["compiled"] else ""
+    return {"name": f"project train_model ({trained['run']['precision']}{compiled})", "precision": trained["run"]["precision"],
             "device": trained["run"]["device"], "train_images": len(split["train"]),
             "epoch_seconds": history["seconds"].tolist(), "train_seconds": history["train_seconds"].tolist(), "node_seconds": total,
             "final_val_accuracy": float(history["val_accuracy"].iloc[-1]), **peak_memory_mb(device)}
@@ -182,6 +191,7 @@ def child(part: str, zip_path: Path, epochs: int) -> None:
         "bare": lambda: run_bare(zip_path, 40),
         "project": lambda: run_project(zip_path, epochs, "auto"),
         "project_fp32": lambda: run_project(zip_path, epochs, "fp32"),
+        "project_compile": lambda: run_project(zip_path, epochs, "auto", compile_model=True),
     }[part]()
     print("RESULT " + json.dumps(result))
 
@@ -191,6 +201,7 @@ def main() -> None:
     parser.add_argument("--zip", type=Path, help="zip in the training layout (default: the demo set, generated)")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--parts", default="baseline,bare,project,project_fp32")
+    parser.add_argument("--json", type=Path, default=Path(tempfile.gettempdir()) / "train_speed.json", help="where all results are written")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     zip_path = args.zip or Path("data/01_raw/demo") / demo_file_name(0, 40, (1200, 900))
@@ -204,7 +215,8 @@ def main() -> None:
         out = subprocess.run([sys.executable, __file__, "--child", part, "--zip", str(zip_path), "--epochs", str(args.epochs)],
                              capture_output=True, text=True, check=True)
         results[part] = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("RESULT "))[7:])
-        print(f"done: {part}", file=sys.stderr)
+        # Each result as soon as it is there: a long run that is stopped keeps what it measured.
+        print(f"done: {part} " + json.dumps(results[part]), file=sys.stderr, flush=True)
 
     device = select_device("auto")
     train_flops, eval_flops = flops_per_image(device, 62)
@@ -212,7 +224,7 @@ def main() -> None:
           f"{eval_flops / 1e9:.2f} per evaluated image")
     peaks = {p: matmul_peak(device, p) for p in ("fp32", "bf16")}
     print("matmul peak: " + ", ".join(f"{p} {v / 1e12:.2f} TFLOP/s" for p, v in peaks.items()))
-    print(f"\n{'run':45s} {'train img/s':>11s} {'s/epoch':>8s} {'val acc':>8s} {'peak RSS MB':>11s} {'% of peak':>9s}")
+    print(f"\n{'run':45s} {'train img/s':>11s} {'s/epoch':>8s} {'total s':>8s} {'val acc':>8s} {'peak RSS MB':>11s} {'GPU MB':>7s} {'% of peak':>9s}")
     for r in results.values():
         if "epoch_seconds" in r:
             steady = slice(1, None) if len(r["epoch_seconds"]) > 1 else slice(None)  # epoch 1 includes warm-up
@@ -221,9 +233,10 @@ def main() -> None:
             accuracy = f"{r['final_val_accuracy']:.3f}"
         else:
             per_epoch, images_per_second, accuracy = float("nan"), r["train_images_per_second"], "-"
+        total = r.get("node_seconds", float("nan"))
         r["images_per_second"] = images_per_second
         share = images_per_second * train_flops / peaks[r["precision"]]
-        print(f"{r['name']:45s} {images_per_second:11.1f} {per_epoch:8.1f} {accuracy:>8s} {r['peak_rss_mb']:11.0f} {share:9.0%}")
+        print(f"{r['name']:45s} {images_per_second:11.1f} {per_epoch:8.1f} {total:8.1f} {accuracy:>8s} {r['peak_rss_mb']:11.0f} {r.get('peak_gpu_mb', float('nan')):7.0f} {share:9.0%}")
     if "baseline" in results and "project" in results:
         b, p = results["baseline"], results["project"]
         print(f"\nproject vs baseline, seconds per epoch end to end: {sum(b['epoch_seconds']) / sum(p['epoch_seconds']):.2f}x faster")
@@ -232,7 +245,7 @@ def main() -> None:
     if "project" in results and "project_fp32" in results:
         diff = results["project"]["final_val_accuracy"] - results["project_fp32"]["final_val_accuracy"]
         print(f"val accuracy {results['project']['precision']} minus fp32: {diff * 100:+.1f} points")
-    print(json.dumps(results, indent=1), file=open(Path(tempfile.gettempdir()) / "train_speed.json", "w"))
+    args.json.write_text(json.dumps({"machine": device.type, "threads": torch.get_num_threads(), "peaks": peaks, "results": results}, indent=1))
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ class NaNAtEpoch(nn.Module):
         return out
 
 
-def test_a_nan_loss_stops_at_once_and_keeps_the_last_good_checkpoint(tiny_cache: dict, tmp_path: Path) -> None:
+def test_a_nan_loss_stops_the_run_naming_its_batch_and_keeps_the_last_good_checkpoint(tiny_cache: dict, tmp_path: Path) -> None:
     config = TrainConfig.from_params(TINY_TRAIN)
     model = build_model(ResNetConfig(num_classes=6, block_channels=(8, 8, 16, 16, 16), hidden_units=(16, 8)))
     images, labels = tiny_cache["images"], tiny_cache["labels"]

@@ -65,6 +65,10 @@ def train_one_epoch(
     order = torch.randperm(len(images), generator=generator).to(device)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
+    # The first batch whose loss was not finite, kept on the device: checking it after every
+    # step would make the host wait for the GPU at each batch. Checked once, at the epoch's end,
+    # before anything is saved, so a NaN never reaches a checkpoint.
+    first_bad_batch = torch.full((), -1, device=device, dtype=torch.long)
     seen = 0
     for batch_index, index in enumerate(batch_slices(len(images), batch_size, order)):
         inputs = to_model_input(images[index], channels_last)
@@ -72,11 +76,8 @@ def train_one_epoch(
         with autocast(device, precision):
             logits = model(inputs)
             loss = F.cross_entropy(logits.float(), targets)
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"loss is {loss.item()} at epoch {epoch}, batch {batch_index + 1}; "
-                "lower train.lr (e.g. --params=train.lr=0.0001) and run again"
-            )
+        not_finite = ~torch.isfinite(loss.detach())
+        first_bad_batch = torch.where(not_finite & (first_bad_batch < 0), batch_index, first_bad_batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -85,6 +86,11 @@ def train_one_epoch(
         seen += len(targets)
         if on_batch is not None:
             on_batch(len(targets))
+    if (bad := int(first_bad_batch.item())) >= 0:
+        raise NonFiniteLossError(
+            f"the loss stopped being a finite number at epoch {epoch}, batch {bad + 1}; "
+            "lower train.lr (e.g. --params=train.lr=0.0001) and run again"
+        )
     return EpochResult(total_loss.item() / seen, correct.item() / seen, seen)
 
 

@@ -90,6 +90,8 @@ def fit(
     device = select_device(config.device)
     precision = select_precision(config.precision, device)
     channels_last = _use_channels_last(config.channels_last, device, precision)
+    # cuDNN picks the fastest kernels for each input shape once; the shapes here never change.
+    torch.backends.cudnn.benchmark = device.type == "cuda"
     model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
