@@ -15,7 +15,8 @@ Each measurement runs in its own subprocess so that peak memory is its own:
    (the ceiling for the pipeline);
 3. project: the project's ``train_model`` node on the cached tensors (auto device/precision);
 4. project_fp32: the same node forced to fp32, for the accuracy comparison with bf16;
-5. project_compile (only when named in --parts): the node with ``train.compile=true``.
+5. project_compile, project_nchw (only when named in --parts): the node with
+   ``train.compile=true``, or with ``train.channels_last=false``.
 
 The full seed configuration on a GPU: ``--parts project --epochs 50`` (the node's total
 seconds are printed).
@@ -171,14 +172,14 @@ def run_bare(zip_path: Path, steps: int) -> dict:
             "train_images_per_second": 32 * steps / seconds, **peak_memory_mb(device)}
 
 
-def run_project(zip_path: Path, epochs: int, precision: str, compile_model: bool = False) -> dict:
+def run_project(zip_path: Path, epochs: int, precision: str, compile_model: bool = False, channels_last: str | bool = "auto") -> dict:
     cache, split = load_cache(zip_path)
-    params = {**SEED_TRAIN, "epochs": epochs, "precision": precision, "compile": compile_model}
+    params = {**SEED_TRAIN, "epochs": epochs, "precision": precision, "compile": compile_model, "channels_last": channels_last}
     start = time.perf_counter()
     trained, history = train_model(cache, split, params)
     total = time.perf_counter() - start
     device = torch.device(trained["run"]["device_type"])
-    compiled = ", compiled" if trained["run"]["compiled"] else ""
+    compiled = (", compiled" if trained["run"]["compiled"] else "") + ("" if trained["run"]["channels_last"] else ", NCHW")
     return {"name": f"project train_model ({trained['run']['precision']}{compiled})", "precision": trained["run"]["precision"],
             "device": trained["run"]["device"], "train_images": len(split["train"]),
             "epoch_seconds": history["seconds"].tolist(), "train_seconds": history["train_seconds"].tolist(), "node_seconds": total,
@@ -192,6 +193,7 @@ def child(part: str, zip_path: Path, epochs: int) -> None:
         "project": lambda: run_project(zip_path, epochs, "auto"),
         "project_fp32": lambda: run_project(zip_path, epochs, "fp32"),
         "project_compile": lambda: run_project(zip_path, epochs, "auto", compile_model=True),
+        "project_nchw": lambda: run_project(zip_path, epochs, "auto", channels_last=False),
     }[part]()
     print("RESULT " + json.dumps(result))
 
