@@ -191,3 +191,9 @@ def summary_markdown(summary: pd.DataFrame) -> str:
     for _, row in summary.iterrows():
         lines.append("| " + " | ".join(_cell(column, row[column]) for column in summary.columns) + " |")
     return "\n".join(lines)
+
+
+def compare_runs(histories: dict[str, pd.DataFrame], title: str) -> tuple[pd.DataFrame, plt.Figure, plt.Figure]:
+    """The summary table and both figures (test accuracy, losses) for ``histories``: what every
+    experiment's comparison node returns."""
+    return run_summary(histories), plot_accuracy_curves(histories, f"{title}: test accuracy"), plot_loss_curves(histories, f"{title}: loss")

@@ -22,9 +22,9 @@ STYLE = {
 
 def describe_source(source: dict[str, Any]) -> str:
     """``trainPart1.zip (sha256 ab12...)`` or ``synthetic demo (seed 0)``."""
-    if source.get("kind") == "zip":
+    if source.get("kind") in ("zip", "mnist"):
         return f"{source['name']} (sha256 {source['sha256']})"
-    return f"synthetic demo (seed {source.get('seed')}, generator v{source.get('generator_version')})"
+    return f"{source.get('kind', 'synthetic demo')} (seed {source.get('seed')}, generator v{source.get('generator_version')})"
 
 
 def new_figure(width: float = 7.0, height: float = 4.2) -> tuple[plt.Figure, plt.Axes]:

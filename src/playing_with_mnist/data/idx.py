@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets.atomic import atomic_write
+from .atomic import atomic_write
 
 logger = logging.getLogger(__name__)
 

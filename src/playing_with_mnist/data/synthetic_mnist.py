@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..datasets.atomic import atomic_write
+from .atomic import atomic_write
 from .idx import MNIST_FILES, write_idx
 from .synthetic import font_files, render_character
 
@@ -244,10 +244,11 @@ def write_noisy_label_zip(path: Path | str, count: int, noise: np.ndarray, seed:
     [count], float [10, 10]) so that noise estimates can be checked against the truth.
     """
     path = Path(path)
-    digit_seed = _sub_seed(seed, _NOISY_ZIP)
-    images, true_labels = render_digits(count, digit_seed)
-    noisy_labels = flip_labels(true_labels, noise, digit_seed)
-    width = max(5, len(str(count)))
+    truth = noisy_label_truth(count, noise, seed)
+    true_labels, noisy_labels = truth["true_labels"], truth["noisy_labels"]
+    images, rendered_labels = render_digits(count, _sub_seed(seed, _NOISY_ZIP))
+    assert (rendered_labels == true_labels).all()  # both come from digit_labels of the same seed
+    width = noisy_member_width(count)
     with atomic_write(path, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as archive:
         for label in range(10):
             folder = zipfile.ZipInfo(f"{label}/", date_time=(2020, 1, 1, 0, 0, 0))
@@ -259,4 +260,22 @@ def write_noisy_label_zip(path: Path | str, count: int, noise: np.ndarray, seed:
             archive.writestr(info, _png_bytes(image))
     flipped = float((true_labels != noisy_labels).mean()) if count else 0.0
     logger.info("Wrote %s: %d digits, %.1f%% of labels flipped", path, count, 100 * flipped)
+    return truth
+
+
+def noisy_member_width(count: int) -> int:
+    """Digits in the file numbers of a noisy-label zip of ``count`` images (``00001.png``)."""
+    return max(5, len(str(count)))
+
+
+def noisy_label_truth(count: int, noise: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """What :func:`write_noisy_label_zip` writes for these arguments, without drawing a digit.
+
+    Returns ``{"true_labels", "noisy_labels", "noise_matrix"}``: sample ``i`` is file number
+    ``i + 1`` in folder ``noisy_labels[i]`` and shows digit ``true_labels[i]``. Cheap (no
+    rendering), so the truth of a demo zip can be recomputed from its settings.
+    """
+    digit_seed = _sub_seed(seed, _NOISY_ZIP)
+    true_labels = digit_labels(count, digit_seed)
+    noisy_labels = flip_labels(true_labels, noise, digit_seed)
     return {"true_labels": true_labels, "noisy_labels": noisy_labels, "noise_matrix": np.asarray(noise, dtype=np.float64)}

@@ -1,11 +1,13 @@
 """Kedro datasets of this project; the catalog names them by their full dotted path."""
 
-from .character_archive import CharacterArchiveDataset
+from .character_archive import CharacterArchiveDataset, NoisyDigitArchiveDataset
 from .checkpoint_store import CheckpointStore, CheckpointStoreDataset
 from .image_source import ImageSourceDataset
+from .mnist import MnistDataset
 from .files import AtomicFileDataset, CSVDataset, FigureDataset, JSONDataset, MarkdownReportDataset, TorchObjectDataset
 
 __all__ = [
     "AtomicFileDataset", "CSVDataset", "CharacterArchiveDataset", "CheckpointStore", "CheckpointStoreDataset",
-    "FigureDataset", "ImageSourceDataset", "JSONDataset", "MarkdownReportDataset", "TorchObjectDataset",
+    "FigureDataset", "ImageSourceDataset", "JSONDataset", "MarkdownReportDataset", "MnistDataset",
+    "NoisyDigitArchiveDataset", "TorchObjectDataset",
 ]

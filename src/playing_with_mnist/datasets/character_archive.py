@@ -11,6 +11,7 @@ from kedro.io import AbstractDataset, DatasetError
 
 from playing_with_mnist.data.archive import ArchiveError, CharacterArchive
 from playing_with_mnist.data.synthetic import GENERATOR_VERSION, demo_file_name, write_demo_zip
+from playing_with_mnist.data.synthetic_mnist import noise_matrix, write_noisy_label_zip
 
 logger = logging.getLogger(__name__)
 
@@ -74,3 +75,32 @@ class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath or self._default_filepath), "demo": self._demo}
+
+
+class NoisyDigitArchiveDataset(CharacterArchiveDataset):
+    """A zip of digit images in folders ``0`` .. ``9`` named by a label that may be wrong.
+
+    The real ``mnistTask3.zip`` when it is at ``default.filepath``, else a synthetic
+    stand-in with a known noise matrix. ``demo``: ``path`` (a folder), ``seed``, ``count``,
+    ``noise_rate`` (the share of labels drawn wrong). The demo's ``source`` records those
+    settings, so its true labels can be recomputed (``synthetic_mnist.noisy_label_truth``).
+    """
+
+    def _demo_archive(self) -> CharacterArchive:
+        seed, count = int(self._demo.get("seed", 0)), int(self._demo.get("count", 3000))
+        noise_rate = float(self._demo.get("noise_rate", 0.35))
+        path = Path(self._demo["path"]) / f"mnistTask3_v{GENERATOR_VERSION}_seed{seed}_{count}_noise{noise_rate:g}.zip"
+        logger.info("%s not found: using a synthetic noisy-label set (seed %d, %.0f%% noise). Put the real "
+                    "mnistTask3.zip there to train on it.", self._default_filepath, seed, 100 * noise_rate)
+        source = {"kind": "synthetic noisy digits", "seed": seed, "count": count, "noise_rate": noise_rate,
+                  "generator_version": GENERATOR_VERSION}
+        fingerprint = f"synthetic-noisy-digits:v{GENERATOR_VERSION}:seed={seed}:n={count}:noise={noise_rate:g}"
+        return CharacterArchive(path, source, fingerprint, prepare=partial(self._write_noisy_demo, path, seed, count, noise_rate))
+
+    @staticmethod
+    def _write_noisy_demo(path: Path, seed: int, count: int, noise_rate: float) -> None:
+        logger.info("Generating the synthetic noisy-label set at %s (once)", path)
+        write_noisy_label_zip(path, count, noise_matrix(noise_rate, seed), seed)
+
+    def save(self, data: Any) -> None:
+        raise DatasetError("the noisy-label zip is read-only: the raw data is never overwritten")

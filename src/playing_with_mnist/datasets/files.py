@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
 
-from .atomic import atomic_write
+from playing_with_mnist.data.atomic import atomic_write
 
 
 class AtomicFileDataset(AbstractVersionedDataset[Any, Any]):

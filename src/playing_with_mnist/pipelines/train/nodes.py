@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 
 from playing_with_mnist.data.archive import CharacterArchive
-from playing_with_mnist.models import ResNetConfig, build_model
+from playing_with_mnist.models import ResNetConfig, build_model, load_pretrained
 from playing_with_mnist.reporting import describe_source
 from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.loop import CheckpointStore, fit
@@ -39,46 +39,69 @@ def model_config(params: dict[str, Any], num_classes: int, image_size: int) -> R
 
 
 def train_model(
-    character_images: dict[str, Any],
-    train_val_split: dict[str, Any],
+    model_input: dict[str, Any],
+    split: dict[str, Any],
     params: dict[str, Any],
     checkpoints: CheckpointStore | None = None,
+    initial_model: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Train the seed's ResNet on the cached images.
+    """Train the seed's ResNet on cached images: ``split["train"]`` to learn, ``split["val"]`` to score.
 
-    ``checkpoints`` (optional) receives the full training state after every epoch;
-    with ``params["resume"]`` training continues from it.
+    ``model_input`` is a cache (``images`` uint8 [N, 1, S, S], ``labels``, ``class_names``,
+    ``fingerprint`` ...), as preprocess makes for Task 1 and the MNIST pipelines for theirs.
+    ``checkpoints`` (optional) receives the full training state after every epoch; with
+    ``params["resume"]`` training continues from it. ``initial_model`` (optional) is a
+    trained model whose weights the new one starts from (a new head if the classes differ).
 
     Returns the trained model as a checkpoint dict (``model_config``, ``state_dict``,
     ``class_names`` ...: everything to rebuild and use it) and the history table
     (one row per epoch: train/val loss and accuracy, seconds).
     """
     config = TrainConfig.from_params(params)
-    if train_val_split.get("fingerprint") != character_images["fingerprint"]:
-        raise ValueError("train_val_split was made from other data than character_images; run the preprocess pipeline again")
-    images, labels = character_images["images"], character_images["labels"]
-    train_index, val_index = train_val_split["train"], train_val_split["val"]
-    architecture = model_config(params, len(character_images["class_names"]), images.shape[-1])
+    if split.get("fingerprint") != model_input["fingerprint"]:
+        raise ValueError("the train/val split was made from other data than the images; run the pipeline that makes both again")
+    images, labels = model_input["images"], model_input["labels"]
+    architecture = model_config(params, len(model_input["class_names"]), images.shape[-1])
 
     torch.manual_seed(config.seed)
     model = build_model(architecture)
+    fingerprint, started_from = model_input["fingerprint"], None
+    if initial_model is not None:
+        if int(initial_model["image_size"]) != int(images.shape[-1]):
+            raise ValueError(f"the pretrained model takes {initial_model['image_size']}px images, these are {images.shape[-1]}px")
+        new_tensors = load_pretrained(model, initial_model["state_dict"])
+        started_from = {"source": initial_model["source"], "fingerprint": initial_model["fingerprint"],
+                        "classes": len(initial_model["class_names"]), "new_tensors": new_tensors}
+        fingerprint += f"|from:{initial_model['fingerprint']}:{initial_model['run']['seconds']:.3f}"
     result = fit(
         model,
-        (images[train_index], labels[train_index]),
-        (images[val_index], labels[val_index]),
+        (images[split["train"]], labels[split["train"]]),
+        (images[split["val"]], labels[split["val"]]),
         config,
         checkpoints=checkpoints,
-        fingerprint=character_images["fingerprint"],
+        fingerprint=fingerprint,
     )
     trained_model = {
         "model_config": architecture.to_dict(),
         "state_dict": result.model.state_dict(),
-        "class_names": list(character_images["class_names"]),
-        "class_folders": list(character_images["class_folders"]),
+        "class_names": list(model_input["class_names"]),
+        "class_folders": list(model_input["class_folders"]),
         "image_size": int(images.shape[-1]),
         "train_config": config.to_dict(),
         "run": result.run,
-        "source": character_images["source"],
-        "fingerprint": character_images["fingerprint"],
+        "source": model_input["source"],
+        "fingerprint": model_input["fingerprint"],
+        "started_from": started_from,
     }
     return trained_model, pd.DataFrame(result.history)
+
+
+def fine_tune_model(
+    model_input: dict[str, Any],
+    split: dict[str, Any],
+    params: dict[str, Any],
+    checkpoints: CheckpointStore | None,
+    initial_model: dict[str, Any],
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """:func:`train_model`, starting from ``initial_model``'s weights (a node needs every input named)."""
+    return train_model(model_input, split, params, checkpoints, initial_model)

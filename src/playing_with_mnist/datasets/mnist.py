@@ -1,0 +1,89 @@
+"""MNIST as the four standard IDX files: the real set when it is there, else a synthetic stand-in."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset, DatasetError
+
+from playing_with_mnist.data.idx import MNIST_FILES, IdxError, read_mnist
+from playing_with_mnist.data.synthetic import GENERATOR_VERSION
+from playing_with_mnist.data.synthetic_mnist import write_mnist_demo
+
+logger = logging.getLogger(__name__)
+
+
+def _present(folder: Path) -> dict[str, bool]:
+    """Which of the four files ``folder`` holds (gzipped or unpacked)."""
+    return {key: (folder / name).exists() or (folder / name.removesuffix(".gz")).exists() for key, name in MNIST_FILES.items()}
+
+
+def _fingerprint(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for name in MNIST_FILES.values():
+        path = folder / name if (folder / name).exists() else folder / name.removesuffix(".gz")
+        digest.update(path.read_bytes())
+    return f"mnist:sha256:{digest.hexdigest()}"
+
+
+class MnistDataset(AbstractDataset[None, dict]):
+    """Loads ``{train_images, train_labels, test_images, test_labels, source, fingerprint}``; read-only.
+
+    Images are uint8 [N, 28, 28] (white digit on black, as MNIST stores them), labels uint8 [N].
+
+    Args:
+        filepath: a folder chosen by the user (``--params=mnist_dir=path``); it must hold
+            the four files. Empty means "the default".
+        default: ``{filepath: data/01_raw/mnist}``, where the real MNIST files are looked for.
+        demo: the synthetic stand-in used when the default folder holds none of the files:
+            ``path`` (a folder; a subfolder named by the settings is written once), ``seed``,
+            ``train_count``, ``test_count``. Leave it out to make missing files an error.
+    """
+
+    def __init__(self, default: dict[str, str], demo: dict[str, Any] | None = None, filepath: str | None = None,
+                 metadata: dict | None = None) -> None:
+        self._filepath = Path(filepath) if filepath else None
+        self._default_filepath = Path(default["filepath"])
+        self._demo = dict(demo) if demo else None
+        self.metadata = metadata
+
+    def load(self) -> dict[str, Any]:
+        folder = self._filepath or self._default_filepath
+        present = _present(folder)
+        if self._filepath is None and self._demo is not None and not any(present.values()):
+            return self._load_demo()
+        if not all(present.values()):
+            missing = ", ".join(MNIST_FILES[key] for key, here in present.items() if not here)
+            raise DatasetError(
+                f"MNIST folder {folder} lacks {missing}. Put the four standard MNIST IDX files there "
+                "(gzipped or not), or remove them all to use the synthetic stand-in."
+            )
+        try:
+            arrays = read_mnist(folder)
+        except IdxError as error:
+            raise DatasetError(f"{error}. Replace the file with an intact copy of the MNIST file.") from error
+        source = {"kind": "mnist", "name": folder.name, "sha256": _fingerprint(folder).rsplit(":", 1)[1]}
+        return {**arrays, "source": source, "fingerprint": _fingerprint(folder)}
+
+    def _load_demo(self) -> dict[str, Any]:
+        seed = int(self._demo.get("seed", 0))
+        train_count, test_count = int(self._demo.get("train_count", 3000)), int(self._demo.get("test_count", 1000))
+        folder = Path(self._demo["path"]) / f"mnist_v{GENERATOR_VERSION}_seed{seed}_{train_count}x{test_count}"
+        if not all(_present(folder).values()):
+            logger.info("%s holds no MNIST files: generating a synthetic stand-in at %s (once)", self._default_filepath, folder)
+            write_mnist_demo(folder, train_count=train_count, test_count=test_count, seed=seed)
+        else:
+            logger.info("%s holds no MNIST files: using the synthetic stand-in at %s", self._default_filepath, folder)
+        source = {"kind": "synthetic MNIST", "seed": seed, "train_count": train_count, "test_count": test_count,
+                  "generator_version": GENERATOR_VERSION}
+        fingerprint = f"synthetic-mnist:v{GENERATOR_VERSION}:seed={seed}:{train_count}x{test_count}"
+        return {**read_mnist(folder), "source": source, "fingerprint": fingerprint}
+
+    def save(self, data: Any) -> None:
+        raise DatasetError("raw_mnist is read-only: the raw data is never overwritten")
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath or self._default_filepath), "demo": self._demo}

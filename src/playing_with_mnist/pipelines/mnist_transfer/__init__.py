@@ -1,0 +1,5 @@
+"""Task 2: does pretraining on the handwritten digits of Task 1 help on MNIST?"""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

@@ -1,0 +1,36 @@
+"""Wiring of the ``mnist_transfer`` pipeline (Task 2).
+
+Task 1's preprocessing and the MNIST input, then three instances of the one training
+pipeline (``digits``, ``scratch``, ``pretrained``) under the ``mnist_transfer`` namespace,
+then the comparison. The MNIST model that started from the digits model is published as
+``mnist_model``: Task 3 starts from it and uses it as its clean model.
+"""
+
+from kedro.pipeline import Node, Pipeline
+
+from ..mnist_data import create_pipeline as mnist_data
+from ..preprocess import create_pipeline as preprocess
+from ..train.pipeline import training_pipeline
+from .nodes import compare_transfer, select_digit_classes, write_transfer_document
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    experiment = Pipeline(
+        [
+            Node(select_digit_classes, ["character_images", "train_val_split"], ["digit_images", "digit_split"],
+                 name="select_digit_classes"),
+            training_pipeline("digits", "digit_images", "digit_split", "params:digits_train"),
+            training_pipeline("scratch", "mnist_images", "mnist_split", "params:mnist_train"),
+            training_pipeline("pretrained", "mnist_images", "mnist_split", "params:mnist_train",
+                              initial_model="digits_model"),
+            Node(compare_transfer, ["scratch_history", "pretrained_history"],
+                 ["comparison", "accuracy_curves", "loss_curves"], name="compare_runs"),
+            Node(write_transfer_document, ["comparison", "digits_history", "mnist_split", "mnist_images"],
+                 "results", name="write_results_document"),
+        ],
+        namespace="mnist_transfer",
+        inputs={"character_images", "train_val_split", "mnist_images", "mnist_split"},
+        outputs={"pretrained_model": "mnist_model"},
+        parameters={"params:digits_train", "params:mnist_train"},
+    )
+    return preprocess() + mnist_data() + experiment

@@ -1,0 +1,5 @@
+"""Task 3: training on a digit set whose labels cannot be trusted."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

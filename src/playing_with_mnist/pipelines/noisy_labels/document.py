@@ -1,0 +1,85 @@
+"""The ``noisy_labels`` results document: a node that turns the run's numbers into Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from playing_with_mnist.comparison import summary_markdown, verdict
+from playing_with_mnist.reporting import describe_source
+
+
+def _pct(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:.1%}"
+
+
+def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any], wrong_share: pd.DataFrame,
+                         cleaning_summary: dict[str, Any], noisy_split: dict[str, Any], noisy_input: dict[str, Any]) -> str:
+    """Task 3's results as Markdown: the data, the noise analysis, the cleaning, the four runs and a verdict.
+
+    Links carry ``{save_version}``, which the report dataset fills with this run's version.
+    """
+    known = noise_summary["true_wrong_share"] is not None
+    difference = noise_summary["estimate_vs_truth"]
+    noisiest = wrong_share.nlargest(3, "estimated_wrong_share")
+    lines = [
+        "# Task 3: training on labels that cannot be trusted",
+        "",
+        f"- Training set: {describe_source(noisy_input['source'])}, {len(noisy_split['train']):,} images in folders 0-9; "
+        f"scored after every epoch on the MNIST test set ({len(noisy_split['val']):,} images).",
+        "- Clean model: Task 2's MNIST model (`mnist_model`, trained on clean labels from the digits model).",
+        "",
+        "## How noisy are the labels?",
+        "",
+        f"The clean model disagrees with the folder for **{_pct(noise_summary['estimated_wrong_share'])}** of the images"
+        + (f"; the true share of wrong labels is **{_pct(noise_summary['true_wrong_share'])}**." if known else
+           " (the true share is unknown for this zip; the estimate also counts the clean model's own mistakes)."),
+        "Noisiest folders (estimated): " + ", ".join(f"`{r.folder}` {r.estimated_wrong_share:.0%}" for r in noisiest.itertuples()) + ".",
+        "",
+    ]
+    if known:
+        lines += [
+            f"Estimated noise matrix against the true one: mean absolute difference {difference['mean_abs_error']:.3f}, "
+            f"largest {difference['max_abs_error']:.3f}, on the diagonal {difference['diagonal_mean_abs_error']:.3f}.",
+            "",
+        ]
+    lines += [
+        "![Noise matrix](../../noise_matrix.png/{save_version}/noise_matrix.png)",
+        "",
+        "![Wrong labels per folder](../../wrong_label_share.png/{save_version}/wrong_label_share.png)",
+        "",
+        "Images of every folder, titled with the clean model's reading (red: it disagrees with the folder):",
+        "",
+        "![Images per folder](../../folder_samples.png/{save_version}/folder_samples.png)",
+        "",
+        "## Cleaning the labels",
+        "",
+        f"Policy `{cleaning_summary['policy']}`: {cleaning_summary['suspects']:,} of {cleaning_summary['images']:,} images "
+        f"flagged (the clean model's loss on the folder label is high and it is sure of another digit); "
+        f"{cleaning_summary['dropped']:,} dropped, {cleaning_summary['relabelled']:,} relabelled.",
+    ]
+    if "wrong_share_after" in cleaning_summary:
+        lines.append(
+            f"Of the flags, {_pct(cleaning_summary['flags_that_were_wrong_labels'])} were wrong labels; "
+            f"{_pct(cleaning_summary['wrong_labels_flagged'])} of the wrong labels were flagged. Wrong labels in the "
+            f"training set: {_pct(cleaning_summary['wrong_share_before'])} before, {_pct(cleaning_summary['wrong_share_after'])} after."
+        )
+    lines += [
+        "",
+        "## Four runs, scored on the MNIST test set",
+        "",
+        "`scratch`: random initialisation; `from_task1`: Task 1's 62-class model with a new head; "
+        "`from_task2`: Task 2's MNIST model; `cleaned`: random initialisation on the cleaned labels. "
+        "Same seed, hyper-parameters and epochs.",
+        "",
+        verdict(comparison, baseline="scratch"),
+        "",
+        summary_markdown(comparison),
+        "",
+        "![Test accuracy per epoch](../../accuracy_curves.png/{save_version}/accuracy_curves.png)",
+        "",
+        "![Loss curves](../../loss_curves.png/{save_version}/loss_curves.png)",
+        "",
+    ]
+    return "\n".join(lines)

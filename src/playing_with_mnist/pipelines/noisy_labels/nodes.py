@@ -1,0 +1,121 @@
+"""Nodes of the ``noisy_labels`` pipeline (Task 3): the noisy set as model input, the noise
+analysis with a clean model, and the cleaned training set."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import PurePosixPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+
+from playing_with_mnist import evaluation, noise
+from playing_with_mnist.comparison import compare_runs
+from playing_with_mnist.data.archive import CharacterArchive
+from playing_with_mnist.data.synthetic_mnist import noise_matrix, noisy_label_truth
+from playing_with_mnist.pipelines.mnist_data.nodes import DIGITS, train_test_input
+from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache
+
+logger = logging.getLogger(__name__)
+
+
+def decode_noisy_digits(raw_noisy_digits: CharacterArchive, preprocess_params: dict[str, Any]) -> dict[str, Any]:
+    """Every image of the noisy zip at Task 1's size, with its folder as label (Task 1's decoder).
+
+    The folders must be the digits ``0`` .. ``9``; the labels are the digits themselves.
+    """
+    cache, _ = build_image_cache(raw_noisy_digits, None, preprocess_params)
+    if sorted(cache["class_names"]) != DIGITS:
+        raise ValueError(f"{raw_noisy_digits.path.name}: expected folders 0-9, found {', '.join(cache['class_names'])}")
+    digit_of_class = torch.tensor([int(name) for name in cache["class_names"]])
+    return {**cache, "labels": digit_of_class[cache["labels"]], "class_names": list(DIGITS), "class_folders": list(DIGITS)}
+
+
+def noisy_model_input(noisy_images: dict[str, Any], mnist_images: dict[str, Any], mnist_split: dict[str, Any],
+                      input_params: dict[str, Any]) -> tuple[dict, dict]:
+    """The noisy images to train on (inverted like MNIST's, see ``mnist_input.invert``) and the
+    MNIST test set to score on, as one cache and its split."""
+    images = 255 - noisy_images["images"] if input_params["invert"] else noisy_images["images"]
+    test = mnist_split["val"]
+    members = list(noisy_images["members"]) + [mnist_images["members"][i] for i in test.tolist()]
+    return train_test_input(images, noisy_images["labels"], mnist_images["images"][test], mnist_images["labels"][test],
+                            members, noisy_images["source"], f"{noisy_images['fingerprint']}|test:{mnist_split['fingerprint']}")
+
+
+def known_label_truth(noisy_images: dict[str, Any]) -> dict[str, Any]:
+    """The true label of every image and the noise matrix, where they are known: for the
+    synthetic stand-in they follow from its settings; for a real zip nobody knows them."""
+    source = noisy_images["source"]
+    if source.get("kind") != "synthetic noisy digits":
+        return {"known": False}
+    truth = noisy_label_truth(source["count"], noise_matrix(source["noise_rate"], source["seed"]), source["seed"])
+    # File NNNNN.png is sample NNNNN - 1 of the generator (synthetic_mnist.write_noisy_label_zip).
+    sample = torch.tensor([int(PurePosixPath(member).stem) - 1 for member in noisy_images["members"]])
+    return {"known": True, "true_labels": torch.from_numpy(truth["true_labels"].astype(np.int64))[sample],
+            "noise_matrix": truth["noise_matrix"].tolist()}
+
+
+def clean_model_probabilities(mnist_model: dict[str, Any], noisy_input: dict[str, Any], noisy_split: dict[str, Any]) -> torch.Tensor:
+    """The clean model's (Task 2's MNIST model) class probabilities [N, 10] for every noisy training image."""
+    if list(mnist_model["class_names"]) != DIGITS:
+        raise ValueError(f"the clean model must classify the digits 0-9, it has classes {mnist_model['class_names'][:12]}")
+    return evaluation.predict(mnist_model, noisy_input["images"][noisy_split["train"]])
+
+
+def analyse_noise(noisy_input: dict[str, Any], noisy_split: dict[str, Any], probabilities: torch.Tensor,
+                  truth: dict[str, Any], params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, Figure, Figure, Figure, dict]:
+    """Where the folder and the clean model disagree: the estimated noise matrix (as a table and
+    a heat map beside the truth when known), the share of wrong labels per folder (table and
+    bars), a grid of images per folder titled with the clean model's reading, and a summary."""
+    index = noisy_split["train"]
+    given, predicted = noisy_input["labels"][index], probabilities.argmax(1)
+    names = list(noisy_input["class_names"])
+    true_labels = truth["true_labels"] if truth["known"] else None
+    estimate = noise.noise_matrix_estimate(given, predicted, len(names))
+    empirical = noise.empirical_noise_matrix(given, true_labels, len(names)) if truth["known"] else None
+    shares = noise.wrong_label_share(given, predicted, names, true_labels)
+    summary = {
+        "images": len(index),
+        "estimated_wrong_share": float((predicted != given).float().mean()),
+        "true_wrong_share": float((true_labels != given).float().mean()) if truth["known"] else None,
+        "estimate_vs_truth": noise.matrix_difference(estimate, empirical) if truth["known"] else None,
+    }
+    table = pd.DataFrame(estimate, index=pd.Index(names, name="true (clean model)"), columns=names).reset_index()
+    return (table, shares, noise.plot_noise_matrices(estimate, names, empirical), noise.plot_wrong_share(shares),
+            noise.plot_folder_grid(noisy_input["images"][index], given, names, int(params["grid_per_folder"]), predicted), summary)
+
+
+def clean_training_set(noisy_input: dict[str, Any], noisy_split: dict[str, Any], probabilities: torch.Tensor,
+                       truth: dict[str, Any], params: dict[str, Any]) -> tuple[dict, dict, dict]:
+    """The noisy training set after ``params["cleaning"]`` (policy drop | relabel | none, see
+    :func:`noise.clean_labels`); the test images are unchanged. With known truth the summary
+    says how many flags were right and how much noise is left."""
+    cleaning = params["cleaning"]
+    index = noisy_split["train"]
+    kept, labels, summary = noise.clean_labels(noisy_input["labels"][index], probabilities, cleaning["policy"],
+                                               float(cleaning["loss_threshold"]), float(cleaning["min_confidence"]))
+    kept_index = index[torch.from_numpy(kept)]
+    if truth["known"]:
+        true_train = truth["true_labels"]
+        flagged = noise.flag_suspect_labels(noisy_input["labels"][index], probabilities, float(cleaning["loss_threshold"]),
+                                            float(cleaning["min_confidence"]))
+        wrong = (true_train != noisy_input["labels"][index]).numpy()
+        summary["flags_that_were_wrong_labels"] = float(wrong[flagged].mean()) if flagged.any() else None
+        summary["wrong_labels_flagged"] = float(flagged[wrong].mean()) if wrong.any() else None
+        summary["wrong_share_before"] = float(wrong.mean())
+        summary["wrong_share_after"] = float((true_train[torch.from_numpy(kept)] != torch.from_numpy(labels)).float().mean())
+    test = noisy_split["val"]
+    members = [noisy_input["members"][i] for i in kept_index.tolist() + test.tolist()]
+    fingerprint = f"{noisy_input['fingerprint']}|cleaned:{cleaning['policy']}:{cleaning['loss_threshold']}:{cleaning['min_confidence']}"
+    cache, split = train_test_input(noisy_input["images"][kept_index], torch.from_numpy(labels).long(),
+                                    noisy_input["images"][test], noisy_input["labels"][test], members, noisy_input["source"], fingerprint)
+    return cache, split, summary
+
+
+def compare_noisy(scratch: pd.DataFrame, from_task1: pd.DataFrame, from_task2: pd.DataFrame, cleaned: pd.DataFrame) -> tuple[pd.DataFrame, Figure, Figure]:
+    """Summary table and figures of the four runs on the noisy set, scored on the MNIST test set."""
+    histories = {"scratch": scratch, "from_task1": from_task1, "from_task2": from_task2, "cleaned": cleaned}
+    return compare_runs(histories, "Noisy labels")

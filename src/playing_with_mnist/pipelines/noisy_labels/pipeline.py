@@ -1,0 +1,51 @@
+"""Wiring of the ``noisy_labels`` pipeline (Task 3).
+
+Reads two trained models from the catalog: ``trained_model`` (Task 1, ``kedro run``) and
+``mnist_model`` (Task 2, ``kedro run --pipelines=mnist_transfer``). Four instances of the
+one training pipeline run under the ``noisy_labels`` namespace.
+"""
+
+from kedro.pipeline import Node, Pipeline
+
+from ..mnist_data import create_pipeline as mnist_data
+from ..train.pipeline import training_pipeline
+from .document import write_noisy_document
+from .nodes import (
+    analyse_noise,
+    clean_model_probabilities,
+    clean_training_set,
+    compare_noisy,
+    decode_noisy_digits,
+    known_label_truth,
+    noisy_model_input,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    experiment = Pipeline(
+        [
+            Node(decode_noisy_digits, ["raw_noisy_digits", "params:preprocess"], "noisy_images", name="decode_noisy_digits"),
+            Node(noisy_model_input, ["noisy_images", "mnist_images", "mnist_split", "params:mnist_input"],
+                 ["noisy_input", "noisy_split"], name="noisy_model_input"),
+            Node(known_label_truth, "noisy_images", "label_truth", name="known_label_truth"),
+            Node(clean_model_probabilities, ["mnist_model", "noisy_input", "noisy_split"], "clean_probabilities",
+                 name="clean_model_probabilities"),
+            Node(analyse_noise, ["noisy_input", "noisy_split", "clean_probabilities", "label_truth", "params:noisy_labels"],
+                 ["noise_matrix_estimate", "wrong_label_share", "noise_matrix", "wrong_label_share_graph", "folder_samples",
+                  "noise_summary"], name="analyse_noise"),
+            Node(clean_training_set, ["noisy_input", "noisy_split", "clean_probabilities", "label_truth", "params:noisy_labels"],
+                 ["cleaned_input", "cleaned_split", "cleaning_summary"], name="clean_training_set"),
+            training_pipeline("scratch", "noisy_input", "noisy_split", "params:noisy_train"),
+            training_pipeline("from_task1", "noisy_input", "noisy_split", "params:noisy_train", initial_model="trained_model"),
+            training_pipeline("from_task2", "noisy_input", "noisy_split", "params:noisy_train", initial_model="mnist_model"),
+            training_pipeline("cleaned", "cleaned_input", "cleaned_split", "params:noisy_train"),
+            Node(compare_noisy, ["scratch_history", "from_task1_history", "from_task2_history", "cleaned_history"],
+                 ["comparison", "accuracy_curves", "loss_curves"], name="compare_runs"),
+            Node(write_noisy_document, ["comparison", "noise_summary", "wrong_label_share", "cleaning_summary", "noisy_split",
+                                        "noisy_input"], "results", name="write_results_document"),
+        ],
+        namespace="noisy_labels",
+        inputs={"raw_noisy_digits", "mnist_images", "mnist_split", "trained_model", "mnist_model"},
+        parameters={"params:preprocess", "params:mnist_input", "params:noisy_train", "params:noisy_labels"},
+    )
+    return mnist_data() + experiment
