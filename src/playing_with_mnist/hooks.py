@@ -15,3 +15,30 @@ class RunEnvironmentHooks:
     def after_context_created(self, context) -> None:  # noqa: ANN001 - Kedro's signature
         matplotlib.use("Agg")
         os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+
+
+class MissingInputsHooks:
+    """Stop a run at once, with the command to fix it, when an input another pipeline makes is missing.
+
+    Task 3 (``noisy_labels``) reads the models of Task 1 and Task 2 from the catalog; without
+    this check it would fail in the middle of the run with a bare "file not found".
+    """
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
+        from playing_with_mnist.pipeline_registry import ON_DEMAND, all_pipelines
+
+        makers = {name: p.all_outputs() for name, p in all_pipelines().items()}
+        made_by_default = set().union(*(outputs for name, outputs in makers.items() if name not in ON_DEMAND))
+        missing = []
+        for dataset in sorted(pipeline.inputs()):
+            producers = [name for name, outputs in makers.items() if dataset in outputs]
+            if dataset.startswith("params:") or not producers or catalog.exists(dataset):
+                continue
+            command = "`kedro run`" if dataset in made_by_default else f"`kedro run --pipelines={producers[0]}`"
+            missing.append(f"{dataset} (made by {command})")
+        if missing:
+            raise RuntimeError(
+                "This pipeline needs what other pipelines make, and it does not exist yet: "
+                + "; ".join(missing) + ". Run those first, then this one again."
+            )

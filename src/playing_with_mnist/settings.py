@@ -2,12 +2,12 @@
 
 import warnings
 
-from playing_with_mnist.hooks import RunEnvironmentHooks
+from playing_with_mnist.hooks import MissingInputsHooks, RunEnvironmentHooks
 
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 marks deprecated; it is not ours to fix.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
-HOOKS = (RunEnvironmentHooks(),)
+HOOKS = (RunEnvironmentHooks(), MissingInputsHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -15,12 +15,14 @@ def _pct(value: float | None) -> str:
 
 
 def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any], wrong_share: pd.DataFrame,
-                         cleaning_summary: dict[str, Any], noisy_split: dict[str, Any], noisy_input: dict[str, Any]) -> str:
+                         cleaning_summary: dict[str, Any], noisy_split: dict[str, Any], noisy_input: dict[str, Any],
+                         mnist_model: dict[str, Any]) -> str:
     """Task 3's results as Markdown: the data, the noise analysis, the cleaning, the four runs and a verdict.
 
     Links carry ``{save_version}``, which the report dataset fills with this run's version.
     """
     known = noise_summary["true_wrong_share"] is not None
+    clean_accuracy = mnist_model.get("final_val_accuracy")
     difference = noise_summary["estimate_vs_truth"]
     noisiest = wrong_share.nlargest(3, "estimated_wrong_share")
     lines = [
@@ -28,13 +30,15 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
         "",
         f"- Training set: {describe_source(noisy_input['source'])}, {len(noisy_split['train']):,} images in folders 0-9; "
         f"scored after every epoch on the MNIST test set ({len(noisy_split['val']):,} images).",
-        "- Clean model: Task 2's MNIST model (`mnist_model`, trained on clean labels from the digits model).",
+        "- Clean model: Task 2's MNIST model (`mnist_model`, trained on clean labels from the digits model), "
+        f"{_pct(clean_accuracy)} accuracy on the MNIST test set. Every estimate below is only as good as it is: "
+        "its own mistakes count as wrong labels.",
         "",
         "## How noisy are the labels?",
         "",
         f"The clean model disagrees with the folder for **{_pct(noise_summary['estimated_wrong_share'])}** of the images"
         + (f"; the true share of wrong labels is **{_pct(noise_summary['true_wrong_share'])}**." if known else
-           " (the true share is unknown for this zip; the estimate also counts the clean model's own mistakes)."),
+           " (the true share is unknown for this zip)."),
         "Noisiest folders (estimated): " + ", ".join(f"`{r.folder}` {r.estimated_wrong_share:.0%}" for r in noisiest.itertuples()) + ".",
         "",
     ]

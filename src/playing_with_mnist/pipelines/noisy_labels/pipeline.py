@@ -42,7 +42,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(compare_noisy, ["scratch_history", "from_task1_history", "from_task2_history", "cleaned_history"],
                  ["comparison", "accuracy_curves", "loss_curves"], name="compare_runs"),
             Node(write_noisy_document, ["comparison", "noise_summary", "wrong_label_share", "cleaning_summary", "noisy_split",
-                                        "noisy_input"], "results", name="write_results_document"),
+                                        "noisy_input", "mnist_model"], "results", name="write_results_document"),
         ],
         namespace="noisy_labels",
         inputs={"raw_noisy_digits", "mnist_images", "mnist_split", "trained_model", "mnist_model"},

@@ -92,6 +92,7 @@ def train_model(
         "source": model_input["source"],
         "fingerprint": model_input["fingerprint"],
         "started_from": started_from,
+        "final_val_accuracy": float(result.history[-1]["val_accuracy"]) if result.history else None,
     }
     return trained_model, pd.DataFrame(result.history)
 

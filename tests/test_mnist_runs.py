@@ -1,0 +1,79 @@
+"""Short Kedro runs of both MNIST experiments in a copy of the project, on tiny stand-ins."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from playing_with_mnist.data.synthetic import write_demo_zip
+
+from .test_project_run import latest, run_session
+
+pytestmark = pytest.mark.slow
+
+SLIM = {"block_channels": [8, 8, 16, 16, 16], "strides": [1, 1, 1, 6, 1], "hidden_units": [16, 8]}
+FAST = {"epochs": 1, "batch_size": 16, "val_batch_size": 64, "device": "cpu", "model": SLIM}
+PARAMS = {"train": FAST, "digits_train": FAST, "mnist_train": {**FAST, "epochs": 2}, "noisy_train": FAST}
+
+
+def small_stand_ins(project: Path) -> None:
+    """Tiny synthetic MNIST and noisy zip through conf/local, as a user would override the catalog."""
+    base = yaml.safe_load((project / "conf/base/catalog.yml").read_text())
+    local = {
+        "raw_mnist": {**base["raw_mnist"], "demo": {**base["raw_mnist"]["demo"], "train_count": 120, "test_count": 40}},
+        "raw_noisy_digits": {**base["raw_noisy_digits"], "demo": {**base["raw_noisy_digits"]["demo"], "count": 100}},
+    }
+    (project / "conf/local/catalog.yml").write_text(yaml.safe_dump(local))
+
+
+@pytest.fixture(scope="module")
+def digit_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Task 1's layout with the ten digits and two letters, 4 images each."""
+    return write_demo_zip(tmp_path_factory.mktemp("zips") / "digits.zip", seed=5, images_per_class=4, image_size=(96, 72),
+                          characters="0123456789AB")
+
+
+def test_task_3_says_which_pipelines_to_run_first(project_copy: Path) -> None:
+    small_stand_ins(project_copy)
+    with pytest.raises(RuntimeError, match=r"mnist_model \(made by `kedro run --pipelines=mnist_transfer`\).*trained_model \(made by `kedro run`\)"):
+        run_session(project_copy, ["noisy_labels"], **PARAMS)
+
+
+def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy: Path, digit_zip: Path) -> None:
+    small_stand_ins(project_copy)
+    run_session(project_copy, None, raw_zip=str(digit_zip), **PARAMS)  # Task 1: the model Task 3 starts from
+    run_session(project_copy, ["mnist_transfer"], raw_zip=str(digit_zip), **PARAMS)
+
+    reports = project_copy / "data/08_reporting/mnist_transfer"
+    comparison = pd.read_csv(latest(reports, "comparison.csv", ""))
+    assert list(comparison["run"]) == ["scratch", "pretrained"] and (comparison["epochs"] == 2).all()
+    for run in ("scratch", "pretrained"):
+        history = pd.read_csv(latest(reports, f"{run}_history.csv", ""))
+        assert comparison.set_index("run").loc[run, "final_test_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1])
+    results = latest(reports, "results.md", "").read_text()
+    assert "## Verdict" in results and "Against scratch, pretrained" in results
+    for figure in ("accuracy_curves.png", "loss_curves.png"):
+        assert latest(reports, figure, "").stat().st_size > 0
+    mnist_model = torch.load(latest(project_copy / "data/06_models/mnist_transfer", "mnist_model.pt", ""), weights_only=True)
+    assert mnist_model["class_names"] == [str(d) for d in range(10)]
+    assert mnist_model["started_from"]["classes"] == 10 and mnist_model["started_from"]["new_tensors"] == []
+
+    run_session(project_copy, ["noisy_labels"], **PARAMS)
+    reports = project_copy / "data/08_reporting/noisy_labels"
+    comparison = pd.read_csv(latest(reports, "comparison.csv", ""))
+    assert list(comparison["run"]) == ["scratch", "from_task1", "from_task2", "cleaned"]
+    summary = json.loads(latest(reports, "noise_summary.json", "").read_text())
+    assert summary["images"] == 100 and summary["true_wrong_share"] is not None
+    assert 0.0 <= summary["estimate_vs_truth"]["mean_abs_error"] <= 1.0
+    estimate = pd.read_csv(latest(reports, "noise_matrix_estimate.csv", ""))
+    assert estimate.shape == (10, 11)
+    from_task1 = torch.load(latest(project_copy / "data/06_models/noisy_labels", "from_task1_model.pt", ""), weights_only=True)
+    assert from_task1["started_from"]["classes"] == 12 and from_task1["started_from"]["new_tensors"] == ["classifier.weight", "classifier.bias"]
+    for name in ("noise_matrix.png", "wrong_label_share.png", "folder_samples.png", "accuracy_curves.png", "results.md",
+                 "cleaning_summary.json", "wrong_label_share.csv"):
+        assert latest(reports, name, "").stat().st_size > 0
