@@ -197,3 +197,19 @@ def compare_runs(histories: dict[str, pd.DataFrame], title: str) -> tuple[pd.Dat
     """The summary table and both figures (test accuracy, losses) for ``histories``: what every
     experiment's comparison node returns."""
     return run_summary(histories), plot_accuracy_curves(histories, f"{title}: test accuracy"), plot_loss_curves(histories, f"{title}: loss")
+
+
+def comparison_markdown(summary: pd.DataFrame, baseline: str) -> list[str]:
+    """The Markdown lines every experiment's document ends with: the verdict against ``baseline``,
+    the summary table and the two figures of the same run (``{save_version}`` is filled in by
+    ``MarkdownReportDataset``)."""
+    return [
+        verdict(summary, baseline=baseline),
+        "",
+        summary_markdown(summary),
+        "",
+        "![Test accuracy per epoch](../../accuracy_curves.png/{save_version}/accuracy_curves.png)",
+        "",
+        "![Loss curves](../../loss_curves.png/{save_version}/loss_curves.png)",
+        "",
+    ]

@@ -159,6 +159,8 @@ def test_a_perfect_clean_model_recovers_the_true_noise_and_relabelling_removes_i
     drop = {**NOISE_PARAMS, "cleaning": {**NOISE_PARAMS["cleaning"], "policy": "drop"}}
     kept, kept_split, dropped = clean_training_set(noisy_input, noisy_split, perfect, truth, drop)
     assert len(kept_split["train"]) == 80 - dropped["dropped"] and dropped["wrong_share_after"] == 0.0
+    true_by_member = dict(zip(decoded["members"], truth["true_labels"].tolist()))
+    assert all(kept["labels"][i] == true_by_member[kept["members"][i]] for i in kept_split["train"].tolist())
 
 
 def test_pretrained_weights_keep_the_trunk_and_get_a_new_head() -> None:

@@ -2,9 +2,16 @@
 
 from .character_archive import CharacterArchiveDataset, NoisyDigitArchiveDataset
 from .checkpoint_store import CheckpointStore, CheckpointStoreDataset
+from .files import (
+    AtomicFileDataset,
+    CSVDataset,
+    FigureDataset,
+    JSONDataset,
+    MarkdownReportDataset,
+    TorchObjectDataset,
+)
 from .image_source import ImageSourceDataset
 from .mnist import MnistDataset
-from .files import AtomicFileDataset, CSVDataset, FigureDataset, JSONDataset, MarkdownReportDataset, TorchObjectDataset
 
 __all__ = [
     "AtomicFileDataset", "CSVDataset", "CharacterArchiveDataset", "CheckpointStore", "CheckpointStoreDataset",

@@ -5,18 +5,23 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
-from typing import Any
 
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import DatasetError
 
 from playing_with_mnist.data.archive import ArchiveError, CharacterArchive
-from playing_with_mnist.data.synthetic import GENERATOR_VERSION, demo_file_name, write_demo_zip
+from playing_with_mnist.data.synthetic import (
+    GENERATOR_VERSION,
+    demo_file_name,
+    write_demo_zip,
+)
 from playing_with_mnist.data.synthetic_mnist import noise_matrix, write_noisy_label_zip
+
+from .raw import RawDataset
 
 logger = logging.getLogger(__name__)
 
 
-class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
+class CharacterArchiveDataset(RawDataset):
     """Loads a :class:`CharacterArchive`; read-only.
 
     Args:
@@ -29,14 +34,6 @@ class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
             Its file name records those settings, so a changed setting never reuses an
             old file; it is never written at ``default_filepath``.
     """
-
-    def __init__(self, default: dict[str, str], demo: dict[str, Any] | None = None, filepath: str | None = None,
-                 metadata: dict | None = None) -> None:
-        # Nested keys named filepath/path: Kedro makes them absolute against the project.
-        self._filepath = Path(filepath) if filepath else None
-        self._default_filepath = Path(default["filepath"])
-        self._demo = dict(demo) if demo else None
-        self.metadata = metadata
 
     def load(self) -> CharacterArchive:
         try:
@@ -70,11 +67,6 @@ class CharacterArchiveDataset(AbstractDataset[None, CharacterArchive]):
         logger.info("Generating the synthetic demo set at %s (once; about a minute at full size)", path)
         write_demo_zip(path, seed=seed, images_per_class=per_class, image_size=size)
 
-    def save(self, data: Any) -> None:
-        raise DatasetError("raw_character_zip is read-only: the raw data is never overwritten")
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath or self._default_filepath), "demo": self._demo}
 
 
 class NoisyDigitArchiveDataset(CharacterArchiveDataset):
@@ -101,6 +93,3 @@ class NoisyDigitArchiveDataset(CharacterArchiveDataset):
     def _write_noisy_demo(path: Path, seed: int, count: int, noise_rate: float) -> None:
         logger.info("Generating the synthetic noisy-label set at %s (once)", path)
         write_noisy_label_zip(path, count, noise_matrix(noise_rate, seed), seed)
-
-    def save(self, data: Any) -> None:
-        raise DatasetError("the noisy-label zip is read-only: the raw data is never overwritten")

@@ -7,11 +7,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from kedro.io import AbstractDataset, DatasetError
+from kedro.io import DatasetError
 
 from playing_with_mnist.data.idx import MNIST_FILES, IdxError, read_mnist
 from playing_with_mnist.data.synthetic import GENERATOR_VERSION
 from playing_with_mnist.data.synthetic_mnist import write_mnist_demo
+
+from .raw import RawDataset
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +31,7 @@ def _fingerprint(folder: Path) -> str:
     return f"mnist:sha256:{digest.hexdigest()}"
 
 
-class MnistDataset(AbstractDataset[None, dict]):
+class MnistDataset(RawDataset):
     """Loads ``{train_images, train_labels, test_images, test_labels, source, fingerprint}``; read-only.
 
     Images are uint8 [N, 28, 28] (white digit on black, as MNIST stores them), labels uint8 [N].
@@ -42,13 +44,6 @@ class MnistDataset(AbstractDataset[None, dict]):
             ``path`` (a folder; a subfolder named by the settings is written once), ``seed``,
             ``train_count``, ``test_count``. Leave it out to make missing files an error.
     """
-
-    def __init__(self, default: dict[str, str], demo: dict[str, Any] | None = None, filepath: str | None = None,
-                 metadata: dict | None = None) -> None:
-        self._filepath = Path(filepath) if filepath else None
-        self._default_filepath = Path(default["filepath"])
-        self._demo = dict(demo) if demo else None
-        self.metadata = metadata
 
     def load(self) -> dict[str, Any]:
         folder = self._filepath or self._default_filepath
@@ -81,9 +76,3 @@ class MnistDataset(AbstractDataset[None, dict]):
                   "generator_version": GENERATOR_VERSION}
         fingerprint = f"synthetic-mnist:v{GENERATOR_VERSION}:seed={seed}:{train_count}x{test_count}"
         return {**read_mnist(folder), "source": source, "fingerprint": fingerprint}
-
-    def save(self, data: Any) -> None:
-        raise DatasetError("raw_mnist is read-only: the raw data is never overwritten")
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath or self._default_filepath), "demo": self._demo}

@@ -9,7 +9,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from playing_with_mnist.comparison import THRESHOLDS, compare_runs, summary_markdown, verdict
+from playing_with_mnist.comparison import THRESHOLDS, compare_runs, comparison_markdown
 from playing_with_mnist.pipelines.mnist_data.nodes import DIGITS
 from playing_with_mnist.reporting import describe_source
 
@@ -71,16 +71,7 @@ def write_transfer_document(comparison: pd.DataFrame, digits_history: pd.DataFra
         "(`scratch`) and from the digits model with a new 10-way head (`pretrained`). "
         "Test accuracy is measured after every epoch.",
         "",
-        "## Verdict",
+        f"## Verdict, and epochs and seconds to {thresholds} test accuracy",
         "",
-        verdict(comparison, baseline="scratch"),
-        "",
-        f"## Comparison (epochs and seconds to {thresholds} test accuracy)",
-        "",
-        summary_markdown(comparison),
-        "",
-        "![Test accuracy per epoch](../../accuracy_curves.png/{save_version}/accuracy_curves.png)",
-        "",
-        "![Loss curves](../../loss_curves.png/{save_version}/loss_curves.png)",
-        "",
+        *comparison_markdown(comparison, baseline="scratch"),
     ])

@@ -6,7 +6,7 @@ from typing import Any
 
 import pandas as pd
 
-from playing_with_mnist.comparison import summary_markdown, verdict
+from playing_with_mnist.comparison import comparison_markdown
 from playing_with_mnist.reporting import describe_source
 
 
@@ -77,13 +77,6 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
         "`from_task2`: Task 2's MNIST model; `cleaned`: random initialisation on the cleaned labels. "
         "Same seed, hyper-parameters and epochs.",
         "",
-        verdict(comparison, baseline="scratch"),
-        "",
-        summary_markdown(comparison),
-        "",
-        "![Test accuracy per epoch](../../accuracy_curves.png/{save_version}/accuracy_curves.png)",
-        "",
-        "![Loss curves](../../loss_curves.png/{save_version}/loss_curves.png)",
-        "",
+        *comparison_markdown(comparison, baseline="scratch"),
     ]
     return "\n".join(lines)
