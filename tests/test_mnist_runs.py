@@ -59,9 +59,14 @@ def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy:
     assert "## Verdict" in results and "Against scratch, pretrained" in results
     for figure in ("accuracy_curves.png", "loss_curves.png"):
         assert latest(reports, figure, "").stat().st_size > 0
-    mnist_model = torch.load(latest(project_copy / "data/06_models/mnist_transfer", "mnist_model.pt", ""), weights_only=True)
+    models = project_copy / "data/06_models/mnist_transfer"
+    pretrained = torch.load(latest(models, "pretrained_model.pt", ""), weights_only=True)
+    assert pretrained["started_from"]["classes"] == 10 and pretrained["started_from"]["new_tensors"] == []
+    mnist_model = torch.load(latest(models, "mnist_model.pt", ""), weights_only=True)
     assert mnist_model["class_names"] == [str(d) for d in range(10)]
-    assert mnist_model["started_from"]["classes"] == 10 and mnist_model["started_from"]["new_tensors"] == []
+    accuracy = comparison.set_index("run")["final_test_accuracy"]
+    assert mnist_model["selected_run"] == ("pretrained" if accuracy["pretrained"] > accuracy["scratch"] else "scratch")
+    assert mnist_model["final_val_accuracy"] == pytest.approx(accuracy[mnist_model["selected_run"]])
 
     run_session(project_copy, ["noisy_labels"], **PARAMS)
     reports = project_copy / "data/08_reporting/noisy_labels"

@@ -2,8 +2,8 @@
 
 Task 1's preprocessing and the MNIST input, then three instances of the one training
 pipeline (``digits``, ``scratch``, ``pretrained``) under the ``mnist_transfer`` namespace,
-then the comparison. The MNIST model that started from the digits model is published as
-``mnist_model``: Task 3 starts from it and uses it as its clean model.
+then the comparison. The MNIST run that ends with the higher test accuracy is published
+as ``mnist_model``: Task 3 starts from it and uses it as its clean model.
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -11,7 +11,12 @@ from kedro.pipeline import Node, Pipeline
 from ..mnist_data import create_pipeline as mnist_data
 from ..preprocess import create_pipeline as preprocess
 from ..train.pipeline import training_pipeline
-from .nodes import compare_transfer, select_digit_classes, write_transfer_document
+from .nodes import (
+    compare_transfer,
+    select_digit_classes,
+    select_mnist_model,
+    write_transfer_document,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -25,12 +30,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                               initial_model="digits_model"),
             Node(compare_transfer, ["scratch_history", "pretrained_history"],
                  ["comparison", "accuracy_curves", "loss_curves"], name="compare_runs"),
-            Node(write_transfer_document, ["comparison", "digits_history", "mnist_split", "mnist_images"],
+            Node(select_mnist_model, ["scratch_model", "pretrained_model", "comparison"], "mnist_model",
+                 name="select_mnist_model"),
+            Node(write_transfer_document, ["comparison", "digits_history", "mnist_split", "mnist_images", "mnist_model"],
                  "results", name="write_results_document"),
         ],
         namespace="mnist_transfer",
         inputs={"character_images", "train_val_split", "mnist_images", "mnist_split"},
-        outputs={"pretrained_model": "mnist_model"},
+        outputs={"mnist_model"},
         parameters={"params:digits_train", "params:mnist_train"},
     )
     return preprocess() + mnist_data() + experiment

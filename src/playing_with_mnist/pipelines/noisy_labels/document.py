@@ -30,7 +30,7 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
         "",
         f"- Training set: {describe_source(noisy_input['source'])}, {len(noisy_split['train']):,} images in folders 0-9; "
         f"scored after every epoch on the MNIST test set ({len(noisy_split['val']):,} images).",
-        "- Clean model: Task 2's MNIST model (`mnist_model`, trained on clean labels from the digits model), "
+        f"- Clean model: Task 2's MNIST model (`mnist_model`, its `{mnist_model.get('selected_run', '?')}` run, trained on clean labels), "
         f"{_pct(clean_accuracy)} accuracy on the MNIST test set. Every estimate below is only as good as it is: "
         "its own mistakes count as wrong labels.",
         "",
