@@ -74,6 +74,7 @@ def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy:
     assert list(comparison["run"]) == ["scratch", "from_task1", "from_task2", "cleaned"]
     summary = json.loads(latest(reports, "noise_summary.json", "").read_text())
     assert summary["images"] == 100 and summary["true_wrong_share"] is not None
+    assert 0.0 <= summary["clean_model_test_accuracy"] <= 1.0
     assert 0.0 <= summary["estimate_vs_truth"]["mean_abs_error"] <= 1.0
     estimate = pd.read_csv(latest(reports, "noise_matrix_estimate.csv", ""))
     assert estimate.shape == (10, 11)

@@ -143,7 +143,7 @@ def test_a_perfect_clean_model_recovers_the_true_noise_and_relabelling_removes_i
     assert torch.equal(noisy_input["images"][:80], 255 - decoded["images"])
     perfect = torch.nn.functional.one_hot(truth["true_labels"], 10).float()
 
-    table, shares, *figures, summary = analyse_noise(noisy_input, noisy_split, perfect, truth, NOISE_PARAMS)
+    table, shares, *figures, summary = analyse_noise(noisy_input, noisy_split, perfect, 1.0, truth, NOISE_PARAMS)
     assert summary["estimate_vs_truth"]["max_abs_error"] == pytest.approx(0.0, abs=1e-9)
     assert summary["estimated_wrong_share"] == pytest.approx(summary["true_wrong_share"])
     assert np.allclose(shares["estimated_wrong_share"], shares["true_wrong_share"], equal_nan=True)

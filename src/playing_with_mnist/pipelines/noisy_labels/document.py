@@ -22,7 +22,6 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
     Links carry ``{save_version}``, which the report dataset fills with this run's version.
     """
     known = noise_summary["true_wrong_share"] is not None
-    clean_accuracy = mnist_model.get("final_val_accuracy")
     difference = noise_summary["estimate_vs_truth"]
     noisiest = wrong_share.nlargest(3, "estimated_wrong_share")
     lines = [
@@ -31,7 +30,7 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
         f"- Training set: {describe_source(noisy_input['source'])}, {len(noisy_split['train']):,} images in folders 0-9; "
         f"scored after every epoch on the MNIST test set ({len(noisy_split['val']):,} images).",
         f"- Clean model: Task 2's MNIST model (`mnist_model`, its `{mnist_model.get('selected_run', '?')}` run, trained on clean labels), "
-        f"{_pct(clean_accuracy)} accuracy on the MNIST test set. Every estimate below is only as good as it is: "
+        f"{_pct(noise_summary['clean_model_test_accuracy'])} accuracy on the MNIST test set. Every estimate below is only as good as it is: "
         "its own mistakes count as wrong labels.",
         "",
         "## How noisy are the labels?",

@@ -58,14 +58,18 @@ def known_label_truth(noisy_images: dict[str, Any]) -> dict[str, Any]:
             "noise_matrix": truth["noise_matrix"].tolist()}
 
 
-def clean_model_probabilities(mnist_model: dict[str, Any], noisy_input: dict[str, Any], noisy_split: dict[str, Any]) -> torch.Tensor:
-    """The clean model's (Task 2's MNIST model) class probabilities [N, 10] for every noisy training image."""
+def clean_model_probabilities(mnist_model: dict[str, Any], noisy_input: dict[str, Any], noisy_split: dict[str, Any]) -> tuple[torch.Tensor, float]:
+    """The clean model's (Task 2's MNIST model) class probabilities [N, 10] for every noisy training
+    image, and its accuracy on the test images (how far its reading of the labels can be trusted)."""
     if list(mnist_model["class_names"]) != DIGITS:
         raise ValueError(f"the clean model must classify the digits 0-9, it has classes {mnist_model['class_names'][:12]}")
-    return evaluation.predict(mnist_model, noisy_input["images"][noisy_split["train"]])
+    test = noisy_split["val"]
+    test_predictions = evaluation.predict(mnist_model, noisy_input["images"][test]).argmax(1)
+    accuracy = float((test_predictions == noisy_input["labels"][test]).float().mean())
+    return evaluation.predict(mnist_model, noisy_input["images"][noisy_split["train"]]), accuracy
 
 
-def analyse_noise(noisy_input: dict[str, Any], noisy_split: dict[str, Any], probabilities: torch.Tensor,
+def analyse_noise(noisy_input: dict[str, Any], noisy_split: dict[str, Any], probabilities: torch.Tensor, clean_accuracy: float,
                   truth: dict[str, Any], params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, Figure, Figure, Figure, dict]:
     """Where the folder and the clean model disagree: the estimated noise matrix (as a table and
     a heat map beside the truth when known), the share of wrong labels per folder (table and
@@ -79,6 +83,7 @@ def analyse_noise(noisy_input: dict[str, Any], noisy_split: dict[str, Any], prob
     shares = noise.wrong_label_share(given, predicted, names, true_labels)
     summary = {
         "images": len(index),
+        "clean_model_test_accuracy": clean_accuracy,
         "estimated_wrong_share": float((predicted != given).float().mean()),
         "true_wrong_share": float((true_labels != given).float().mean()) if truth["known"] else None,
         "estimate_vs_truth": noise.matrix_difference(estimate, empirical) if truth["known"] else None,
