@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 
 from playing_with_mnist.data.synthetic import write_demo_zip
 
@@ -42,6 +44,10 @@ def test_task_3_says_which_pipelines_to_run_first(project_copy: Path) -> None:
     small_stand_ins(project_copy)
     with pytest.raises(RuntimeError, match=r"mnist_model \(made by `kedro run --pipelines=mnist_transfer`\).*trained_model \(made by `kedro run`\)"):
         run_session(project_copy, ["noisy_labels"], **PARAMS)
+    # A partial run that needs what only lives in memory is told to start earlier.
+    bootstrap_project(project_copy)
+    with KedroSession.create(project_path=project_copy) as session, pytest.raises(RuntimeError, match="noisy_labels.noisy_images \\(kept in memory only"):
+        session.run(pipeline_names=["noisy_labels"], from_nodes=["noisy_labels.known_label_truth"])
 
 
 def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy: Path, digit_zip: Path) -> None:
