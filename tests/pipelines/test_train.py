@@ -53,5 +53,5 @@ def test_bad_parameters_name_the_parameter(tiny_cache: dict, tiny_split: dict, o
 
 
 def test_a_split_of_other_data_is_refused(tiny_cache: dict, tiny_split: dict) -> None:
-    with pytest.raises(ValueError, match="run the preprocess pipeline again"):
+    with pytest.raises(ValueError, match="split was made from other data than the images; run the pipeline that makes both again"):
         train_model(tiny_cache, {**tiny_split, "fingerprint": "something else"}, TRAIN)

@@ -59,7 +59,7 @@ def train_model(
     """
     config = TrainConfig.from_params(params)
     if split.get("fingerprint") != model_input["fingerprint"]:
-        raise ValueError("the train/val split was made from other data than the images; run the pipeline that makes both again")
+        raise ValueError("the train/val split was made from other data than the images; run the pipeline that makes both again (preprocess, for Task 1)")
     images, labels = model_input["images"], model_input["labels"]
     architecture = model_config(params, len(model_input["class_names"]), images.shape[-1])
 
