@@ -134,6 +134,14 @@ def write_idx(path: Path | str, array: np.ndarray) -> Path:
     return path
 
 
+def mnist_file(folder: Path | str, key: str) -> Path:
+    """Where the MNIST file ``key`` (see :data:`MNIST_FILES`) is in ``folder``: its standard
+    ``.gz`` name, else the same name unpacked; the ``.gz`` path when neither exists."""
+    gzipped = Path(folder) / MNIST_FILES[key]
+    unpacked = gzipped.with_name(gzipped.name.removesuffix(".gz"))
+    return unpacked if not gzipped.exists() and unpacked.exists() else gzipped
+
+
 def read_mnist(folder: Path | str) -> dict[str, np.ndarray]:
     """The four MNIST arrays from the standard IDX files in ``folder``.
 
@@ -147,10 +155,8 @@ def read_mnist(folder: Path | str) -> dict[str, np.ndarray]:
     folder = Path(folder)
     arrays: dict[str, np.ndarray] = {}
     paths: dict[str, Path] = {}
-    for key, name in MNIST_FILES.items():
-        path = folder / name
-        if not path.exists() and (folder / name.removesuffix(".gz")).exists():
-            path = folder / name.removesuffix(".gz")
+    for key in MNIST_FILES:
+        path = mnist_file(folder, key)
         if not path.exists():
             raise IdxError(
                 f"{path}: file not found. Put the standard MNIST IDX files ({', '.join(MNIST_FILES.values())}) "

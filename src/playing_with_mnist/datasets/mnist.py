@@ -9,7 +9,8 @@ from typing import Any
 
 from kedro.io import DatasetError
 
-from playing_with_mnist.data.idx import MNIST_FILES, IdxError, read_mnist
+from playing_with_mnist.data.archive import file_sha256
+from playing_with_mnist.data.idx import MNIST_FILES, IdxError, mnist_file, read_mnist
 from playing_with_mnist.data.synthetic import GENERATOR_VERSION
 from playing_with_mnist.data.synthetic_mnist import write_mnist_demo
 
@@ -20,15 +21,12 @@ logger = logging.getLogger(__name__)
 
 def _present(folder: Path) -> dict[str, bool]:
     """Which of the four files ``folder`` holds (gzipped or unpacked)."""
-    return {key: (folder / name).exists() or (folder / name.removesuffix(".gz")).exists() for key, name in MNIST_FILES.items()}
+    return {key: mnist_file(folder, key).exists() for key in MNIST_FILES}
 
 
-def _fingerprint(folder: Path) -> str:
-    digest = hashlib.sha256()
-    for name in MNIST_FILES.values():
-        path = folder / name if (folder / name).exists() else folder / name.removesuffix(".gz")
-        digest.update(path.read_bytes())
-    return f"mnist:sha256:{digest.hexdigest()}"
+def _sha256(folder: Path) -> str:
+    """One sha256 for the four files: of their own sha256s, in the standard order."""
+    return hashlib.sha256("".join(file_sha256(mnist_file(folder, key)) for key in MNIST_FILES).encode()).hexdigest()
 
 
 class MnistDataset(RawDataset):
@@ -60,8 +58,8 @@ class MnistDataset(RawDataset):
             arrays = read_mnist(folder)
         except IdxError as error:
             raise DatasetError(f"{error}. Replace the file with an intact copy of the MNIST file.") from error
-        source = {"kind": "mnist", "name": folder.name, "sha256": _fingerprint(folder).rsplit(":", 1)[1]}
-        return {**arrays, "source": source, "fingerprint": _fingerprint(folder)}
+        digest = _sha256(folder)
+        return {**arrays, "source": {"kind": "mnist", "name": folder.name, "sha256": digest}, "fingerprint": f"mnist:sha256:{digest}"}
 
     def _load_demo(self) -> dict[str, Any]:
         seed = int(self._demo.get("seed", 0))
