@@ -128,7 +128,15 @@ def flag_suspect_labels(given_labels: Any, probabilities: Any, loss_threshold: f
 def clean_labels(
     given_labels: Any, probabilities: Any, policy: str, loss_threshold: float, min_confidence: float
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Apply ``policy`` to the suspect labels (see :func:`flag_suspect_labels`).
+    """Apply ``policy`` to the suspect labels (see :func:`flag_suspect_labels` and :func:`apply_label_policy`)."""
+    suspect = flag_suspect_labels(given_labels, probabilities, loss_threshold, min_confidence)
+    return apply_label_policy(given_labels, probabilities, suspect, policy)
+
+
+def apply_label_policy(
+    given_labels: Any, probabilities: Any, suspect: np.ndarray, policy: str
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Apply ``policy`` to the labels marked in ``suspect`` (bool [N]).
 
     Returns ``(kept, labels, summary)``: int64 indices of the images kept, their labels
     (the given labels' dtype), and ``{policy, images, suspects, dropped, relabelled}``.
@@ -137,9 +145,7 @@ def clean_labels(
     """
     if policy not in POLICIES:
         raise ValueError(f"unknown label policy {policy!r}; valid policies are {', '.join(POLICIES)}")
-    given = _to_numpy(given_labels)
-    suspect = flag_suspect_labels(given, probabilities, loss_threshold, min_confidence)
-    labels = given.ravel().copy()  # a copy, so relabelling never writes into the caller's array
+    labels = _to_numpy(given_labels).ravel().copy()  # a copy, so relabelling never writes into the caller's array
     kept = np.arange(len(labels), dtype=np.int64)
     if policy == "drop":
         kept = kept[~suspect]

@@ -63,10 +63,12 @@ def clean_model_probabilities(mnist_model: dict[str, Any], noisy_input: dict[str
     image, and its accuracy on the test images (how far its reading of the labels can be trusted)."""
     if list(mnist_model["class_names"]) != DIGITS:
         raise ValueError(f"the clean model must classify the digits 0-9, it has classes {mnist_model['class_names'][:12]}")
-    test = noisy_split["val"]
-    test_predictions = evaluation.predict(mnist_model, noisy_input["images"][test]).argmax(1)
+    train, test = noisy_split["train"], noisy_split["val"]
+    # One pass over both sets: each call of predict rebuilds the model and moves it to the device.
+    probabilities = evaluation.predict(mnist_model, noisy_input["images"][torch.cat([train, test])])
+    test_predictions = probabilities[len(train):].argmax(1)
     accuracy = float((test_predictions == noisy_input["labels"][test]).float().mean())
-    return evaluation.predict(mnist_model, noisy_input["images"][noisy_split["train"]]), accuracy
+    return probabilities[: len(train)], accuracy
 
 
 def analyse_noise(noisy_input: dict[str, Any], noisy_split: dict[str, Any], probabilities: torch.Tensor, clean_accuracy: float,
@@ -96,18 +98,17 @@ def analyse_noise(noisy_input: dict[str, Any], noisy_split: dict[str, Any], prob
 def clean_training_set(noisy_input: dict[str, Any], noisy_split: dict[str, Any], probabilities: torch.Tensor,
                        truth: dict[str, Any], params: dict[str, Any]) -> tuple[dict, dict, dict]:
     """The noisy training set after ``params["cleaning"]`` (policy drop | relabel | none, see
-    :func:`noise.clean_labels`); the test images are unchanged. With known truth the summary
+    :func:`noise.clean_labels`, whose two steps it runs itself to keep the flags); the test images are unchanged. With known truth the summary
     says how many flags were right and how much noise is left."""
     cleaning = params["cleaning"]
     index = noisy_split["train"]
-    kept, labels, summary = noise.clean_labels(noisy_input["labels"][index], probabilities, cleaning["policy"],
-                                               float(cleaning["loss_threshold"]), float(cleaning["min_confidence"]))
+    given = noisy_input["labels"][index]
+    flagged = noise.flag_suspect_labels(given, probabilities, float(cleaning["loss_threshold"]), float(cleaning["min_confidence"]))
+    kept, labels, summary = noise.apply_label_policy(given, probabilities, flagged, cleaning["policy"])
     kept_index = index[torch.from_numpy(kept)]
     if truth["known"]:
         true_train = truth["true_labels"]
-        flagged = noise.flag_suspect_labels(noisy_input["labels"][index], probabilities, float(cleaning["loss_threshold"]),
-                                            float(cleaning["min_confidence"]))
-        wrong = (true_train != noisy_input["labels"][index]).numpy()
+        wrong = (true_train != given).numpy()
         summary["flags_that_were_wrong_labels"] = float(wrong[flagged].mean()) if flagged.any() else None
         summary["wrong_labels_flagged"] = float(flagged[wrong].mean()) if wrong.any() else None
         summary["wrong_share_before"] = float(wrong.mean())
