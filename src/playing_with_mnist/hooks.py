@@ -6,6 +6,7 @@ import os
 
 import matplotlib
 from kedro.framework.hooks import hook_impl
+from kedro.io import MemoryDataset
 
 
 class RunEnvironmentHooks:
@@ -35,11 +36,12 @@ class MissingInputsHooks:
             producers = [name for name, outputs in makers.items() if dataset in outputs]
             if dataset.startswith("params:") or not producers or catalog.exists(dataset):
                 continue
-            command = "`kedro run`" if dataset in made_by_default else f"`kedro run --pipelines={producers[0]}`"
             declared = catalog.get(dataset)  # None where the catalog does not declare it: memory only
-            kept_in_memory = declared is None or type(declared).__name__ == "MemoryDataset"
-            missing.append(f"{dataset} (kept in memory only: start the run at the node that makes it)" if kept_in_memory
-                           else f"{dataset} (made by {command})")
+            if declared is None or isinstance(declared, MemoryDataset):
+                missing.append(f"{dataset} (kept in memory only: start the run at the node that makes it)")
+            else:
+                command = "`kedro run`" if dataset in made_by_default else f"`kedro run --pipelines={producers[0]}`"
+                missing.append(f"{dataset} (made by {command})")
         if missing:
             raise RuntimeError(
                 "This run needs data that other pipelines or nodes make, and it does not exist yet: "
