@@ -26,7 +26,9 @@ from playing_with_mnist.data.idx import (
 from playing_with_mnist.data.synthetic_mnist import (
     CONFUSIONS,
     flip_labels,
+    label_permutation,
     noise_matrix,
+    noisy_label_truth,
     render_digits,
     write_mnist_demo,
     write_noisy_label_zip,
@@ -250,6 +252,60 @@ def test_noise_matrix() -> None:
     np.testing.assert_array_equal(noise_matrix(0.0, seed=0), np.eye(10))
     with pytest.raises(ValueError, match="between 0 and 1"):
         noise_matrix(1.5, seed=0)
+
+
+def test_label_permutation_is_a_seeded_derangement() -> None:
+    for seed in range(50):
+        perm = label_permutation(seed)
+        assert sorted(perm.tolist()) == list(range(10))  # a permutation ...
+        assert (perm != np.arange(10)).all()  # ... without a fixed point
+    assert np.array_equal(label_permutation(3), label_permutation(3))
+    assert len({tuple(label_permutation(seed)) for seed in range(50)}) > 40  # seeds give different maps
+    assert (label_permutation(0, num_classes=2) == [1, 0]).all()
+    with pytest.raises(ValueError, match="num_classes"):
+        label_permutation(0, num_classes=1)
+
+
+@pytest.mark.parametrize("noise_rate", [0.7, 0.9, 1.0])
+def test_systematic_noise_matrix_sends_each_digit_to_one_other(noise_rate: float) -> None:
+    noise = noise_matrix(noise_rate, seed=5, kind="systematic")
+    perm = label_permutation(5)
+    assert noise.shape == (10, 10) and (noise >= 0).all()
+    np.testing.assert_allclose(noise.sum(axis=1), 1.0)
+    np.testing.assert_allclose(np.diag(noise), 1.0 - noise_rate)  # most labels are wrong
+    # Row t: most of its mass on perm[t], the rest thin; column perm[t] (a folder) holds mostly digit t.
+    off_diagonal = noise - np.diag(np.diag(noise))
+    assert (off_diagonal.argmax(axis=1) == perm).all()
+    assert (noise[np.arange(10), perm] > 0.5).all()
+    assert (noise[np.arange(10), perm] > 10 * np.sort(off_diagonal, axis=1)[:, -2]).all()  # one other digit, not a spread
+    assert (noise.argmax(axis=0)[perm] == np.arange(10)).all()
+    np.testing.assert_array_equal(noise, noise_matrix(noise_rate, seed=5, kind="systematic"))
+    assert not np.array_equal(noise, noise_matrix(noise_rate, seed=6, kind="systematic"))
+
+
+def test_noise_kind_default_is_random_and_unknown_kinds_are_named() -> None:
+    np.testing.assert_array_equal(noise_matrix(0.3, seed=0), noise_matrix(0.3, seed=0, kind="random"))
+    assert not np.allclose(noise_matrix(0.9, seed=0), noise_matrix(0.9, seed=0, kind="systematic"))
+    with pytest.raises(ValueError, match="noise_kind.*random, systematic.*'sorted'"):
+        noise_matrix(0.3, seed=0, kind="sorted")
+
+
+def test_the_truth_of_systematic_noise_follows_its_matrix() -> None:
+    noise = noise_matrix(0.9, seed=1, kind="systematic")
+    truth = noisy_label_truth(5000, noise, seed=2)
+    true, noisy = truth["true_labels"], truth["noisy_labels"]
+    np.testing.assert_array_equal(truth["noise_matrix"], noise)
+    empirical = np.zeros((10, 10))
+    np.add.at(empirical, (true, noisy), 1)
+    empirical /= empirical.sum(axis=1, keepdims=True)
+    # 500 images per row: a share's sd is at most sqrt(0.25 / 500) = 0.022.
+    assert np.abs(empirical - noise).max() < 0.08
+    assert abs((true != noisy).mean() - 0.9) < 0.02
+    # Each folder mostly holds the one digit that the permutation sends there.
+    perm = label_permutation(1)
+    for folder in range(10):
+        held = np.bincount(true[noisy == folder], minlength=10)
+        assert held.argmax() == np.flatnonzero(perm == folder)[0] and held.max() > 0.6 * held.sum()
 
 
 def test_flip_labels_follows_the_matrix() -> None:

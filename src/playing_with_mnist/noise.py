@@ -86,25 +86,38 @@ def matrix_difference(estimate: np.ndarray, truth: np.ndarray) -> dict[str, floa
 
 
 def wrong_label_share(given_labels: Any, predicted_labels: Any, class_names: list[str], true_labels: Any = None) -> pd.DataFrame:
-    """Per folder (given label): ``folder``, ``images``, ``estimated_wrong_share`` and, with true labels, ``true_wrong_share``.
+    """Per folder (given label): ``folder``, ``images``, ``estimated_wrong_share``, ``main_reading``,
+    ``main_reading_share`` and, with true labels, ``true_wrong_share``.
 
     A share is the fraction of the folder's images whose prediction (or true label)
-    differs from the folder; it is NaN for an empty folder.
+    differs from the folder; it is NaN for an empty folder. ``main_reading`` is the class
+    the clean model reads most often in the folder and ``main_reading_share`` its share:
+    where labels are systematically wrong it names the digit the folder really holds
+    (folder "3" mostly 7s), which no share of wrong labels says. An empty folder has neither.
     """
     num_classes = len(class_names)
     given = _labels(given_labels, num_classes, "given_labels")
     images = np.bincount(given, minlength=num_classes)
 
-    def share_wrong(other: Any, name: str) -> np.ndarray:
-        other_labels = _labels(other, num_classes, name)
-        if len(other_labels) != len(given):
-            raise ValueError(f"{name} has {len(other_labels)} labels, given_labels {len(given)}")
-        wrong = np.bincount(given[other_labels != given], minlength=num_classes)
+    def other_labels(other: Any, name: str) -> np.ndarray:
+        labels = _labels(other, num_classes, name)
+        if len(labels) != len(given):
+            raise ValueError(f"{name} has {len(labels)} labels, given_labels {len(given)}")
+        return labels
+
+    def share_wrong(labels: np.ndarray) -> np.ndarray:
+        wrong = np.bincount(given[labels != given], minlength=num_classes)
         return np.divide(wrong, images, out=np.full(num_classes, np.nan), where=images > 0)
 
-    table = pd.DataFrame({"folder": list(class_names), "images": images, "estimated_wrong_share": share_wrong(predicted_labels, "predicted_labels")})
+    predicted = other_labels(predicted_labels, "predicted_labels")
+    readings = np.bincount(given * num_classes + predicted, minlength=num_classes**2).reshape(num_classes, num_classes)
+    table = pd.DataFrame({
+        "folder": list(class_names), "images": images, "estimated_wrong_share": share_wrong(predicted),
+        "main_reading": [class_names[c] if n else None for c, n in zip(readings.argmax(axis=1), images)],
+        "main_reading_share": np.divide(readings.max(axis=1), images, out=np.full(num_classes, np.nan), where=images > 0),
+    })
     if true_labels is not None:
-        table["true_wrong_share"] = share_wrong(true_labels, "true_labels")
+        table["true_wrong_share"] = share_wrong(other_labels(true_labels, "true_labels"))
     return table
 
 
@@ -146,12 +159,18 @@ def apply_label_policy(
     if policy not in POLICIES:
         raise ValueError(f"unknown label policy {policy!r}; valid policies are {', '.join(POLICIES)}")
     labels = _to_numpy(given_labels).ravel().copy()  # a copy, so relabelling never writes into the caller's array
+    suspect = _to_numpy(suspect).astype(bool).ravel()  # ~ on an int array would not be "not"
+    if len(suspect) != len(labels):
+        raise ValueError(f"suspect has {len(suspect)} flags for {len(labels)} labels")
     kept = np.arange(len(labels), dtype=np.int64)
     if policy == "drop":
         kept = kept[~suspect]
     elif policy == "relabel":
         labels[suspect] = _to_numpy(probabilities).argmax(axis=1)[suspect].astype(labels.dtype)
     suspects = int(suspect.sum())  # a plain int, not numpy's, so the summary serialises anywhere
+    if policy == "drop" and suspects > len(labels) / 2:
+        logger.warning("Label policy drop leaves %d of %d images: most labels look wrong (systematic noise?); "
+                       "policy relabel would keep them with the clean model's label", len(labels) - suspects, len(labels))
     summary = {
         "policy": policy, "images": len(labels), "suspects": suspects,
         "dropped": suspects if policy == "drop" else 0, "relabelled": suspects if policy == "relabel" else 0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from kedro.io import DatasetError
@@ -12,11 +13,12 @@ from PIL import Image
 
 from playing_with_mnist.data.idx import MNIST_FILES, write_idx
 from playing_with_mnist.data.images import preprocess_image
-from playing_with_mnist.data.synthetic_mnist import noise_matrix, write_noisy_label_zip
+from playing_with_mnist.data.synthetic_mnist import label_permutation, noise_matrix, noisy_label_truth, write_noisy_label_zip
 from playing_with_mnist.datasets import MnistDataset, NoisyDigitArchiveDataset
 from playing_with_mnist.models import ResNetConfig, build_model, load_pretrained
 from playing_with_mnist.pipelines.mnist_data.nodes import mnist_model_input
 from playing_with_mnist.pipelines.mnist_transfer.nodes import select_digit_classes
+from playing_with_mnist.pipelines.noisy_labels.document import _other_digit_folders
 from playing_with_mnist.pipelines.noisy_labels.nodes import (
     analyse_noise,
     clean_training_set,
@@ -161,6 +163,72 @@ def test_a_perfect_clean_model_recovers_the_true_noise_and_relabelling_removes_i
     assert len(kept_split["train"]) == 80 - dropped["dropped"] and dropped["wrong_share_after"] == 0.0
     true_by_member = dict(zip(decoded["members"], truth["true_labels"].tolist()))
     assert all(kept["labels"][i] == true_by_member[kept["members"][i]] for i in kept_split["train"].tolist())
+
+
+@pytest.fixture(scope="module")
+def systematic_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    """The stand-in with systematic noise (each digit mostly labelled as one other, 90% wrong), decoded, and its folder."""
+    folder = tmp_path_factory.mktemp("systematic")
+    dataset = NoisyDigitArchiveDataset(default={"filepath": str(folder / "mnistTask3.zip")},
+                                       demo={"path": str(folder), "seed": 4, "count": 80, "noise_rate": 0.9,
+                                             "noise_kind": "systematic"})
+    return decode_noisy_digits(dataset.load(), PREPROCESS), folder
+
+
+def test_the_systematic_stand_in_records_its_kind_and_its_truth(systematic_demo: tuple[dict, Path]) -> None:
+    decoded, folder = systematic_demo
+    assert decoded["source"]["noise_kind"] == "systematic" and decoded["fingerprint"].endswith(":kind=systematic")
+    assert [path.name for path in folder.glob("*.zip")] == [f"mnistTask3_v{decoded['source']['generator_version']}_seed4_80_noise0.9_systematic.zip"]
+    truth = known_label_truth(decoded)
+    assert np.array_equal(truth["noise_matrix"], noise_matrix(0.9, 4, "systematic"))
+    # The zip's folders are the recomputed noisy labels: the truth belongs to this zip.
+    written = noisy_label_truth(80, noise_matrix(0.9, 4, "systematic"), 4)
+    sample = [int(Path(m).stem) - 1 for m in decoded["members"]]
+    assert torch.equal(decoded["labels"], torch.from_numpy(written["noisy_labels"][sample].astype(np.int64)))
+    assert torch.equal(truth["true_labels"], torch.from_numpy(written["true_labels"][sample].astype(np.int64)))
+    assert (truth["true_labels"] != decoded["labels"]).float().mean() > 0.75
+    # A source from before noise_kind existed is the random kind.
+    old = {key: value for key, value in decoded["source"].items() if key != "noise_kind"}
+    assert np.array_equal(known_label_truth({**decoded, "source": old})["noise_matrix"], noise_matrix(0.9, 4))
+
+
+def test_the_stand_in_names_a_bad_noise_kind(tmp_path: Path) -> None:
+    dataset = NoisyDigitArchiveDataset(default={"filepath": str(tmp_path / "mnistTask3.zip")},
+                                       demo={"path": str(tmp_path), "count": 10, "noise_kind": "sorted"})
+    with pytest.raises(DatasetError, match="noise_kind must be one of random, systematic, got 'sorted'"):
+        dataset.load()
+    assert not list(tmp_path.iterdir())  # nothing generated
+
+
+def test_with_most_labels_wrong_a_perfect_clean_model_still_recovers_the_noise_and_cleans_it(
+        systematic_demo: tuple[dict, Path], tmp_path: Path) -> None:
+    decoded, _ = systematic_demo
+    truth = known_label_truth(decoded)
+    noisy_input, noisy_split = noisy_input_for(decoded)
+    perfect = torch.nn.functional.one_hot(truth["true_labels"], 10).float()
+
+    table, shares, *figures, summary = analyse_noise(noisy_input, noisy_split, perfect, 1.0, truth, NOISE_PARAMS)
+    for figure in figures:
+        figure.clear()
+    assert summary["true_wrong_share"] > 0.75
+    assert summary["estimate_vs_truth"]["max_abs_error"] == pytest.approx(0.0, abs=1e-9)
+    assert summary["estimated_wrong_share"] == pytest.approx(summary["true_wrong_share"])
+    # Folders the permutation fills mostly with one digit are read as that digit, and the document says so,
+    # also from the table as the CSV dataset gives it back (folder names as numbers).
+    perm = label_permutation(4)
+    mostly_other = shares[shares["main_reading_share"] > 0.5]
+    assert len(mostly_other) >= 5
+    assert all(perm[int(r.main_reading)] == int(r.folder) for r in mostly_other.itertuples())
+    shares.to_csv(tmp_path / "shares.csv", index=False)
+    for table_form in (shares, pd.read_csv(tmp_path / "shares.csv")):
+        line = _other_digit_folders(table_form)
+        assert line.startswith(f"{len(mostly_other)} of 10 folders mostly hold one other digit")
+        assert all(f"`{r.folder}` {r.main_reading} (" in line for r in mostly_other.itertuples())
+
+    cleaned, cleaned_split, report = clean_training_set(noisy_input, noisy_split, perfect, truth, NOISE_PARAMS)
+    assert report["wrong_share_before"] > 0.75 and report["wrong_share_after"] == 0.0
+    assert report["wrong_labels_flagged"] == 1.0 and report["flags_that_were_wrong_labels"] == 1.0
+    assert torch.equal(cleaned["labels"][cleaned_split["train"]], truth["true_labels"])
 
 
 def test_pretrained_weights_keep_the_trunk_and_get_a_new_head() -> None:

@@ -31,7 +31,7 @@ IMAGE_SIDE = 28
 BOX_SIDE = 20  # MNIST scales each digit to fit 20x20, leaving a 4-pixel margin.
 CANVAS_SIDE = 84  # drawn at 3x, then reduced with antialiasing
 # Streams of one seed's random numbers, kept apart so that labels and drawings never share draws.
-_DIGIT_STREAM, _LABEL_STREAM, _SPLIT_STREAM, _NOISE_STREAM, _FLIP_STREAM = 1, 2, 3, 4, 5
+_DIGIT_STREAM, _LABEL_STREAM, _SPLIT_STREAM, _NOISE_STREAM, _FLIP_STREAM, _PERMUTATION_STREAM = 1, 2, 3, 4, 5, 6
 _TRAIN, _TEST, _NOISY_ZIP = 1, 2, 3
 
 # Confusions a reader (or a labeller) plausibly makes, true digit -> digits it is taken for.
@@ -48,6 +48,9 @@ CONFUSIONS: dict[int, tuple[int, ...]] = {
     9: (4, 7),
 }
 UNIFORM_SHARE = 0.2  # share of the noise spread evenly over all wrong labels
+# How labels go wrong: "random" (each digit to its plausible confusions, see noise_matrix) or
+# "systematic" (each digit mostly to one other, like the real mnistTask3.zip, see label_permutation).
+NOISE_KINDS = ("random", "systematic")
 
 
 @lru_cache(maxsize=1)
@@ -194,22 +197,52 @@ def write_mnist_demo(folder: Path | str, train_count: int = 6000, test_count: in
     return folder
 
 
-def noise_matrix(noise_rate: float, seed: int) -> np.ndarray:
+def label_permutation(seed: int, num_classes: int = 10) -> np.ndarray:
+    """A seeded derangement of ``0 .. num_classes - 1`` (int64): ``perm[t] != t`` for every ``t``.
+
+    Drawn uniformly among derangements (a permutation is redrawn until it has no fixed
+    point; about e draws on average). The systematic noise matrix labels true digit
+    ``t`` as ``perm[t]``; being a permutation, each folder then mostly holds one digit.
+    """
+    if num_classes < 2:
+        raise ValueError(f"num_classes must be at least 2 for a permutation without fixed points, got {num_classes}")
+    rng = np.random.default_rng([seed, _PERMUTATION_STREAM])
+    classes = np.arange(num_classes)
+    while True:
+        perm = rng.permutation(num_classes)
+        if (perm != classes).all():
+            return perm
+
+
+def noise_matrix(noise_rate: float, seed: int, kind: str = "random") -> np.ndarray:
     """A 10x10 label-noise matrix: row ``t`` is the distribution of the label given true digit ``t``.
 
-    The diagonal is ``1 - noise_rate``. Of the rest, ``1 - UNIFORM_SHARE`` goes to the
-    digit's plausible confusions (:data:`CONFUSIONS`, split with weights drawn from
-    ``seed``) and ``UNIFORM_SHARE`` evenly to all nine wrong labels. Rows sum to 1.
+    The diagonal is ``1 - noise_rate``. Of the rest, ``UNIFORM_SHARE`` goes evenly to all
+    nine wrong labels and ``1 - UNIFORM_SHARE`` according to ``kind``:
+
+    - ``"random"``: to the digit's plausible confusions (:data:`CONFUSIONS`, split with
+      weights drawn from ``seed``); the labels are wrong here and there.
+    - ``"systematic"``: all of it to one other digit, ``label_permutation(seed)[t]``; with a
+      high ``noise_rate`` (e.g. 0.9) most of each folder is one other digit, as in the real
+      mnistTask3.zip (folder "3" mostly holds 7s).
+
+    Rows sum to 1.
     """
+    if kind not in NOISE_KINDS:
+        raise ValueError(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, got {kind!r}")
     if not 0.0 <= noise_rate <= 1.0:
         raise ValueError(f"noise_rate must be between 0 and 1, got {noise_rate}")
-    rng = np.random.default_rng([seed, _NOISE_STREAM])
-    matrix = np.zeros((10, 10))
-    for true, confusions in CONFUSIONS.items():
-        weights = rng.dirichlet(np.full(len(confusions), 2.0))
-        matrix[true, list(confusions)] = noise_rate * (1.0 - UNIFORM_SHARE) * weights
-        wrong = np.arange(10) != true
-        matrix[true, wrong] += noise_rate * UNIFORM_SHARE / 9.0
+    num_classes = len(CONFUSIONS)
+    if kind == "random":
+        rng = np.random.default_rng([seed, _NOISE_STREAM])
+        targets = {true: (list(confusions), rng.dirichlet(np.full(len(confusions), 2.0))) for true, confusions in CONFUSIONS.items()}
+    else:
+        targets = {true: ([int(other)], np.ones(1)) for true, other in enumerate(label_permutation(seed, num_classes))}
+    matrix = np.zeros((num_classes, num_classes))
+    for true, (others, weights) in targets.items():
+        matrix[true, others] = noise_rate * (1.0 - UNIFORM_SHARE) * weights
+        wrong = np.arange(num_classes) != true
+        matrix[true, wrong] += noise_rate * UNIFORM_SHARE / (num_classes - 1)
         matrix[true, true] = 1.0 - noise_rate
     return matrix / matrix.sum(axis=1, keepdims=True)
 

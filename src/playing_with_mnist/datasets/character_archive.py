@@ -74,22 +74,34 @@ class NoisyDigitArchiveDataset(CharacterArchiveDataset):
 
     The real ``mnistTask3.zip`` when it is at ``default.filepath``, else a synthetic
     stand-in with a known noise matrix. ``demo``: ``path`` (a folder), ``seed``, ``count``,
-    ``noise_rate`` (the share of labels drawn wrong). The demo's ``source`` records those
+    ``noise_rate`` (the share of labels drawn wrong) and ``noise_kind`` (how they go wrong:
+    ``random``, the default, or ``systematic``, each digit mostly given one other digit's
+    label; see ``synthetic_mnist.noise_matrix``). The demo's ``source`` records those
     settings, so its true labels can be recomputed (``synthetic_mnist.noisy_label_truth``).
     """
 
     def _demo_archive(self) -> CharacterArchive:
         seed, count = int(self._demo.get("seed", 0)), int(self._demo.get("count", 3000))
         noise_rate = float(self._demo.get("noise_rate", 0.35))
-        path = Path(self._demo["path"]) / f"mnistTask3_v{GENERATOR_VERSION}_seed{seed}_{count}_noise{noise_rate:g}.zip"
-        logger.info("%s not found: using a synthetic noisy-label set (seed %d, %.0f%% noise). Put the real "
-                    "mnistTask3.zip there to train on it.", self._default_filepath, seed, 100 * noise_rate)
+        noise_kind = str(self._demo.get("noise_kind", "random"))
+        try:
+            noise_matrix(noise_rate, seed, noise_kind)  # checks both settings before anything is written
+        except ValueError as error:
+            raise DatasetError(f"raw_noisy_digits demo settings: {error}") from error
+        # The default kind keeps the names it always had, so zips made before stay valid.
+        kind_tag = "" if noise_kind == "random" else f"_{noise_kind}"
+        path = Path(self._demo["path"]) / f"mnistTask3_v{GENERATOR_VERSION}_seed{seed}_{count}_noise{noise_rate:g}{kind_tag}.zip"
+        logger.info("%s not found: using a synthetic noisy-label set (seed %d, %.0f%% %s noise). Put the real "
+                    "mnistTask3.zip there to train on it.", self._default_filepath, seed, 100 * noise_rate, noise_kind)
         source = {"kind": "synthetic noisy digits", "seed": seed, "count": count, "noise_rate": noise_rate,
-                  "generator_version": GENERATOR_VERSION}
+                  "noise_kind": noise_kind, "generator_version": GENERATOR_VERSION}
         fingerprint = f"synthetic-noisy-digits:v{GENERATOR_VERSION}:seed={seed}:n={count}:noise={noise_rate:g}"
-        return CharacterArchive(path, source, fingerprint, prepare=partial(self._write_noisy_demo, path, seed, count, noise_rate))
+        if kind_tag:
+            fingerprint += f":kind={noise_kind}"
+        make = partial(self._write_noisy_demo, path, seed, count, noise_rate, noise_kind)
+        return CharacterArchive(path, source, fingerprint, prepare=make)
 
     @staticmethod
-    def _write_noisy_demo(path: Path, seed: int, count: int, noise_rate: float) -> None:
+    def _write_noisy_demo(path: Path, seed: int, count: int, noise_rate: float, noise_kind: str) -> None:
         logger.info("Generating the synthetic noisy-label set at %s (once)", path)
-        write_noisy_label_zip(path, count, noise_matrix(noise_rate, seed), seed)
+        write_noisy_label_zip(path, count, noise_matrix(noise_rate, seed, noise_kind), seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from playing_with_mnist.comparison import comparison_markdown
@@ -12,6 +13,25 @@ from playing_with_mnist.reporting import describe_source
 
 def _pct(value: float | None) -> str:
     return "unknown" if value is None else f"{value:.1%}"
+
+
+def _class_name(value: Any) -> str | None:
+    """A class name as the table held it; read back from CSV, "7" is 7 (or 7.0 beside an empty cell)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (int, float, np.number)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _other_digit_folders(wrong_share: pd.DataFrame) -> str:
+    """The folders the clean model mostly reads as one other class: systematic, not scattered, noise."""
+    other = [(_class_name(r.folder), _class_name(r.main_reading), r.main_reading_share) for r in wrong_share.itertuples()
+             if _class_name(r.main_reading) not in (None, _class_name(r.folder)) and r.main_reading_share > 0.5]
+    if not other:
+        return "No folder mostly holds one other digit: where labels are wrong, they are wrong in scattered ways."
+    return (f"{len(other)} of {len(wrong_share)} folders mostly hold one other digit (the clean model's reading): "
+            + ", ".join(f"`{folder}` {reading} ({share:.0%})" for folder, reading, share in other) + ".")
 
 
 def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any], wrong_share: pd.DataFrame,
@@ -39,6 +59,7 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
         + (f"; the true share of wrong labels is **{_pct(noise_summary['true_wrong_share'])}**." if known else
            " (the true share is unknown for this zip)."),
         "Noisiest folders (estimated): " + ", ".join(f"`{r.folder}` {r.estimated_wrong_share:.0%}" for r in noisiest.itertuples()) + ".",
+        _other_digit_folders(wrong_share),
         "",
     ]
     if known:

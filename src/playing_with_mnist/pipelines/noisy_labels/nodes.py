@@ -51,7 +51,9 @@ def known_label_truth(noisy_images: dict[str, Any]) -> dict[str, Any]:
     source = noisy_images["source"]
     if source.get("kind") != "synthetic noisy digits":
         return {"known": False}
-    truth = noisy_label_truth(source["count"], noise_matrix(source["noise_rate"], source["seed"]), source["seed"])
+    # Sources recorded before noise_kind existed were all "random".
+    noise = noise_matrix(source["noise_rate"], source["seed"], source.get("noise_kind", "random"))
+    truth = noisy_label_truth(source["count"], noise, source["seed"])
     # File NNNNN.png is sample NNNNN - 1 of the generator (synthetic_mnist.write_noisy_label_zip).
     sample = torch.tensor([int(PurePosixPath(member).stem) - 1 for member in noisy_images["members"]])
     return {"known": True, "true_labels": torch.from_numpy(truth["true_labels"].astype(np.int64))[sample],
