@@ -32,9 +32,9 @@ VERSIONED_REPORTS = [
 ]
 
 
-def run_session(project: Path, pipelines: list[str] | None = None, **params: object) -> None:
+def run_session(project: Path, pipelines: list[str] | None = None, env: str | None = None, **params: object) -> None:
     bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params=params) as session:
+    with KedroSession.create(project_path=project, env=env, runtime_params=params) as session:
         session.run(pipeline_names=pipelines)
 
 
@@ -85,6 +85,32 @@ def test_default_pipeline_writes_every_output(project_copy: Path, tiny_zip: Path
         if cell.cell_type == "code":
             exec("\n".join(line for line in cell.source.splitlines() if not line.startswith("%")), namespace)
     assert len(namespace["predicted"]) == 6  # every validation image of the tiny set (1 per class)
+
+
+def test_tuned_recipe_runs_train_report_predict_and_evaluate(project_copy: Path, tiny_zip: Path) -> None:
+    tuned = yaml.safe_load((PROJECT_ROOT / "conf/tuned/parameters_train.yml").read_text())["train"]
+    run_session(project_copy, env="tuned", raw_zip=str(tiny_zip), **SMALL_TRAIN)
+
+    checkpoint = torch.load(latest(project_copy, "resnet.pt", "data/06_models"), weights_only=True)
+    config = checkpoint["train_config"]
+    # conf/tuned changes only what it lists; the rest is conf/base's (the seed's), the run's --params on top.
+    assert config["epochs"] == 1 and config["batch_size"] == 8 and config["weight_decay"] == 0.0001
+    for key in ("dropout", "schedule", "label_smoothing", "ema_decay", "tta", "normalize"):
+        assert config[key] == tuned[key], key
+    assert config["augment"]["rotate"] == tuned["augment"]["rotate"] and config["augment"]["erase"] == 0
+    assert checkpoint["model_config"]["dropout"] == tuned["dropout"] and checkpoint["run"]["ema"]
+    assert 0 < checkpoint["model_config"]["input_mean"] < 1 and checkpoint["model_config"]["input_std"] > 0
+
+    metrics = json.loads(latest(project_copy, "metrics.json").read_text())
+    assert metrics["tta"] and metrics["ema"] and 0 <= metrics["val_accuracy"] <= 1
+    assert "test-time augmentation" in latest(project_copy, "results.md").read_text()
+
+    run_session(project_copy, ["evaluate"], env="tuned", test_zip=str(tiny_zip))
+    test_metrics = json.loads(latest(project_copy, "test_metrics.json").read_text())
+    assert test_metrics["tta"] and test_metrics["images"] == 36
+    assert test_metrics["accuracy_case_folded"] is None  # 0123AB: no two classes differ by case alone
+    run_session(project_copy, ["predict"], env="tuned", predict_input=str(tiny_zip))
+    assert len(pd.read_csv(latest(project_copy, "predictions.csv", "data/07_model_output"))) == 36
 
 
 def test_train_after_preprocess_decodes_nothing(project_copy: Path, tiny_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:

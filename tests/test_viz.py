@@ -53,6 +53,7 @@ EDGES = {
     ("train_model", "training_history"),
     ("training_history", "summarise_training"),
     ("trained_model", "summarise_training"),
+    ("validation_predictions", "summarise_training"),
     ("summarise_training", "training_metrics"),
     ("training_history", "plot_loss"),
     ("plot_loss", "loss_graph"),

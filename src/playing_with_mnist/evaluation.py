@@ -27,12 +27,31 @@ def load_model(trained_model: dict[str, Any]) -> torch.nn.Module:
     return model.eval()
 
 
+def uses_tta(trained_model: dict[str, Any]) -> bool:
+    """Whether the model was trained with ``train.tta``: then every prediction averages shifted copies."""
+    return bool(trained_model.get("train_config", {}).get("tta", False))
+
+
 def predict(trained_model: dict[str, Any], images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """Class probabilities [N, C] for uint8 images [N, 1, S, S], on the best device available."""
+    """Class probabilities [N, C] for uint8 images [N, 1, S, S], on the best device available.
+
+    Test-time augmentation is on when the model was trained with ``train.tta``.
+    """
     device = select_device("auto")
     model = load_model(trained_model).to(device)
-    logits = predict_logits(model, images.to(device), batch_size, select_precision("auto", device))
+    logits = predict_logits(model, images.to(device), batch_size, select_precision("auto", device), tta=uses_tta(trained_model))
     return logits.softmax(1).cpu()
+
+
+def case_folded_accuracy(table: pd.DataFrame, class_names: list[str]) -> float | None:
+    """Accuracy of a :func:`prediction_table` when a prediction counts as right if it is the
+    same character ignoring case (o/O, s/S, x/X).
+
+    ``None`` when no two of ``class_names`` differ only by case (digits alone): it would equal the accuracy.
+    """
+    if len({name.casefold() for name in class_names}) == len(set(class_names)):
+        return None
+    return float((table["true"].str.casefold() == table["predicted"].str.casefold()).mean())
 
 
 def prediction_table(probabilities: torch.Tensor, labels: torch.Tensor, names: list[str], members: list[str]) -> pd.DataFrame:

@@ -12,4 +12,7 @@ HOOKS = (RunEnvironmentHooks(), MissingInputsHooks())
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
+    # An environment (conf/local, conf/tuned) changes parameters key by key instead of
+    # replacing whole top-level blocks: conf/tuned lists only what the tuned recipe changes.
+    "merge_strategy": {"parameters": "soft"},
 }

@@ -13,16 +13,19 @@ HISTORY = pd.DataFrame({
     "val_loss": [2.1, 1.2, 1.3], "val_accuracy": [0.25, 0.55, 0.5], "seconds": [3.0, 2.0, 2.0], "train_seconds": [2.5, 1.5, 1.5],
 })
 MODEL = {
-    "class_names": list("0123"), "run": {"device": "cpu (test)", "precision": "bf16"},
+    "class_names": ["0", "1", "o", "O"], "run": {"device": "cpu (test)", "precision": "bf16"},
     "source": {"kind": "synthetic demo", "seed": 0, "generator_version": 1},
     "train_config": {"lr": 0.001, "weight_decay": 0.0001, "batch_size": 32, "val_batch_size": 64, "dropout": 0.7, "optimizer": "adam", "seed": 42},
 }
+# The saved model's validation predictions: 3 of 4 right; the one wrong is "o" read as "O".
+PREDICTIONS = pd.DataFrame({"label": [0, 1, 2, 3], "predicted_label": [0, 1, 3, 3],
+                            "true": ["0", "1", "o", "O"], "predicted": ["0", "1", "O", "O"]})
 SUMMARY = {"images": 160, "classes": 4, "image_size": 32, "skipped_entries": {"macOS metadata": 3, "not an image": 1},
            "broken_images": ["train/A/x.png: cannot decode image"], "empty_class_folders": ["Z"]}
 
 
 def test_metrics_are_the_seeds_four_accuracies_with_their_epochs() -> None:
-    metrics = summarise_training(HISTORY, MODEL)
+    metrics = summarise_training(HISTORY, MODEL, PREDICTIONS)
     assert (metrics["max_train_accuracy"], metrics["max_train_accuracy_epoch"]) == (0.6, 2)
     assert (metrics["max_val_accuracy"], metrics["max_val_accuracy_epoch"]) == (0.55, 2)
     assert (metrics["last_train_accuracy"], metrics["last_val_accuracy"]) == (0.5, 0.5)
@@ -30,15 +33,25 @@ def test_metrics_are_the_seeds_four_accuracies_with_their_epochs() -> None:
     assert metrics["precision"] == "bf16" and metrics["training_seconds"] == pytest.approx(7.0)
 
 
+def test_metrics_give_the_saved_models_accuracy_and_the_case_folded_one() -> None:
+    metrics = summarise_training(HISTORY, MODEL, PREDICTIONS)
+    assert metrics["val_accuracy"] == pytest.approx(0.75)
+    assert metrics["val_accuracy_case_folded"] == pytest.approx(1.0)
+    digits_only = {**MODEL, "class_names": list("0123")}
+    assert summarise_training(HISTORY, digits_only, PREDICTIONS)["val_accuracy_case_folded"] is None
+
+
 def test_results_document_fills_the_seeds_results_and_says_what_was_skipped() -> None:
-    per_class = pd.DataFrame({"class": list("0123"), "images": [2] * 4, "correct": [2, 1, 0, 2], "accuracy": [1.0, 0.5, 0.0, 1.0]})
+    per_class = pd.DataFrame({"class": ["0", "1", "o", "O"], "images": [2] * 4, "correct": [2, 1, 0, 2], "accuracy": [1.0, 0.5, 0.0, 1.0]})
     pairs = pd.DataFrame({"true": ["2", "1"], "predicted": ["3", "0"], "count": [2, 1]})
-    text = write_results_document(summarise_training(HISTORY, MODEL), SUMMARY, per_class, pairs)
+    text = write_results_document(summarise_training(HISTORY, MODEL, PREDICTIONS), SUMMARY, per_class, pairs)
     assert "| Max validation accuracy | 55.00% | 2 |" in text
     assert "| Training accuracy on last epoch | 50.00% | 3 |" in text
     assert "3 macOS metadata, 1 not an image" in text and "broken images skipped: 1" in text and "left out: Z" in text
     assert "](../../loss_graph.png/{save_version}/loss_graph.png)" in text
-    assert "| `2` | `3` | 2 |" in text and "the five lowest: `2` 0%, `1` 50%" in text
+    assert "| `2` | `3` | 2 |" in text and "the five lowest: `o` 0%, `1` 50%" in text
+    assert "the saved model: **75.00%**; ignoring case (o/O, s/S ... counted right): **100.00%**" in text
+    assert "Recipe options: none (the seed's recipe)" in text
 
 
 @pytest.mark.parametrize("plot", [plot_loss, plot_accuracy])

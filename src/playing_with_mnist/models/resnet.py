@@ -30,6 +30,10 @@ class ResNetConfig:
     hidden_units: tuple[int, ...] = (256, 128)
     dropout: float = 0.7
     image_size: int = 32
+    # Input normalisation, (x - input_mean) / input_std, part of the model so that every
+    # user of a checkpoint feeds it the same way. 0 and 1 (the seed's) change nothing.
+    input_mean: float = 0.0
+    input_std: float = 1.0
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -38,6 +42,8 @@ class ResNetConfig:
             raise ValueError("block_channels and strides must have the same length")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.input_std > 0:
+            raise ValueError(f"input_std must be above 0, got {self.input_std}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only, so the config survives ``torch.load(weights_only=True)``."""
@@ -91,6 +97,8 @@ class ResNet(nn.Module):
         self.classifier = nn.Linear(width, config.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.config.input_mean != 0.0 or self.config.input_std != 1.0:
+            x = (x - self.config.input_mean) / self.config.input_std
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.layers(out)
         out = torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)

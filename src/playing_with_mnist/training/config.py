@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from .augment import AugmentConfig
 from .hardware import DEVICES, PRECISIONS
+from .schedule import SCHEDULES
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SWITCHES = ("auto", True, False)
@@ -27,6 +29,14 @@ class TrainConfig:
     compile: Any = "auto"
     resume: bool = False
     model: dict = field(default_factory=dict)
+    # Options beyond the seed's recipe, all off by default (conf/tuned turns them on).
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    normalize: bool = False       # scale inputs by the training set's mean and std (stored with the model)
+    schedule: str = "constant"    # constant | cosine | onecycle, peaking at lr
+    warmup_fraction: float = 0.0  # share of the run spent warming up (onecycle: rising; 0 there = 0.3)
+    label_smoothing: float = 0.0
+    ema_decay: float = 0.0        # 0 = off; else the EMA of the weights validates and is saved
+    tta: bool = False             # evaluate/predict average the image and four 1-pixel shifts
 
     @classmethod
     def from_params(cls, params: dict[str, Any], section: str = "train") -> "TrainConfig":
@@ -35,7 +45,12 @@ class TrainConfig:
         unknown = sorted(set(params) - known)
         if unknown:
             raise ValueError(f"unknown parameter(s) {', '.join(f'{section}.{k}' for k in unknown)}; known: {', '.join(sorted(known))}")
-        config = cls(**params)
+        values = dict(params)
+        if not isinstance(values.get("augment", {}), (dict, AugmentConfig)):
+            raise ValueError(f"{section}.augment must be a mapping of augmentation settings, got {values['augment']!r}")
+        if isinstance(values.get("augment"), dict):
+            values["augment"] = AugmentConfig.from_params(values["augment"], f"{section}.augment")
+        config = cls(**values)
         config.validate(section)
         return config
 
@@ -62,8 +77,32 @@ class TrainConfig:
         for name in ("channels_last", "compile"):
             if getattr(self, name) not in SWITCHES:
                 fail(name, "must be auto, true or false")
-        if not isinstance(self.resume, bool):
-            fail("resume", "must be true or false")
+        for name in ("resume", "normalize", "tta"):
+            if not isinstance(getattr(self, name), bool):
+                fail(name, "must be true or false")
+        if self.schedule not in SCHEDULES:
+            fail("schedule", f"must be one of {', '.join(SCHEDULES)}")
+        if not isinstance(self.warmup_fraction, (int, float)) or isinstance(self.warmup_fraction, bool) or not 0 <= self.warmup_fraction < 1:
+            fail("warmup_fraction", "must be a share of the run in [0, 1)")
+        if not isinstance(self.label_smoothing, (int, float)) or not 0 <= self.label_smoothing < 1:
+            fail("label_smoothing", "must be in [0, 1)")
+        if not isinstance(self.ema_decay, (int, float)) or not 0 <= self.ema_decay < 1:
+            fail("ema_decay", "must be in [0, 1): 0 turns the average off, 0.998 keeps a long memory")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def merge_train_params(train: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """``train`` with ``overrides`` on top; nested settings (``model``, ``augment``) merge key by key.
+
+    The MNIST experiments' parameters (``mnist_train`` ...) hold only what differs from ``train``,
+    so a recipe that changes ``train`` (``--env=tuned``) changes their training too.
+    """
+    merged = dict(train)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    return merged

@@ -1,7 +1,9 @@
-"""The training loop: small explicit ``train_one_epoch`` and ``evaluate`` functions.
+"""One training epoch and one evaluation pass: ``train_one_epoch``, ``evaluate``, ``predict_logits``.
 
 Batches are sliced from uint8 tensors that already sit on the device: no decoding,
-no per-sample Python work. One precision path: autocast is on or off by a flag.
+no per-sample Python work. One precision path: autocast is on or off by a flag; the
+recipe's options (augmentation, label smoothing, schedule, EMA) are on or off the same way.
+``loop.fit`` runs the epochs.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
+
+from .augment import TTA_SHIFTS, AugmentConfig, augment_batch, shift_batch
+from .ema import WeightAverage
 
 
 class NonFiniteLossError(RuntimeError):
@@ -26,10 +32,28 @@ class EpochResult:
     images: int
 
 
-def to_model_input(images: torch.Tensor, channels_last: bool = False) -> torch.Tensor:
-    """uint8 [N, 1, H, W] in 0..255 to float in [0, 1], the scale the model is trained on."""
+@dataclass
+class StepOptions:
+    """What the recipe adds to a plain training step; the defaults are the seed's plain step."""
+
+    augment: AugmentConfig | None = None
+    augment_generator: torch.Generator | None = None
+    label_smoothing: float = 0.0
+    scheduler: LRScheduler | None = None  # stepped after every batch
+    ema: WeightAverage | None = None      # updated after every optimizer step
+
+
+def to_model_input(
+    images: torch.Tensor,
+    channels_last: bool = False,
+    augment: AugmentConfig | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """uint8 [N, 1, H, W] in 0..255 to float in [0, 1], the scale the model takes; augmented when asked."""
     batch = images.float().div_(255.0)
-    return batch.contiguous(memory_format=torch.channels_last) if channels_last else batch
+    if augment is not None and augment.enabled:
+        batch = augment_batch(batch, augment, generator)
+    return _memory_format(batch, channels_last)
 
 
 def autocast(device: torch.device, precision: str) -> torch.autocast:
@@ -58,8 +82,14 @@ def train_one_epoch(
     channels_last: bool = False,
     epoch: int = 0,
     on_batch: Callable[[int], None] | None = None,
+    options: StepOptions | None = None,
 ) -> EpochResult:
-    """One pass over shuffled ``images`` (uint8, on the model's device)."""
+    """One pass over shuffled ``images`` (uint8, on the model's device).
+
+    Loss and accuracy are those of the batches as trained on (augmented, dropout on,
+    the loss with label smoothing when it is on).
+    """
+    options = options or StepOptions()
     model.train()
     device = images.device
     order = torch.randperm(len(images), generator=generator).to(device)
@@ -71,16 +101,20 @@ def train_one_epoch(
     first_bad_batch = torch.full((), -1, device=device, dtype=torch.long)
     seen = 0
     for batch_index, index in enumerate(batch_slices(len(images), batch_size, order)):
-        inputs = to_model_input(images[index], channels_last)
+        inputs = to_model_input(images[index], channels_last, options.augment, options.augment_generator)
         targets = labels[index]
         with autocast(device, precision):
             logits = model(inputs)
-            loss = F.cross_entropy(logits.float(), targets)
+            loss = F.cross_entropy(logits.float(), targets, label_smoothing=options.label_smoothing)
         not_finite = ~torch.isfinite(loss.detach())
         first_bad_batch = torch.where(not_finite & (first_bad_batch < 0), batch_index, first_bad_batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if options.scheduler is not None:
+            options.scheduler.step()
+        if options.ema is not None:
+            options.ema.update(model)
         total_loss += loss.detach() * len(targets)
         correct += (logits.argmax(1) == targets).sum()
         seen += len(targets)
@@ -96,19 +130,33 @@ def train_one_epoch(
 
 @torch.inference_mode()
 def predict_logits(
-    model: nn.Module, images: torch.Tensor, batch_size: int, precision: str, channels_last: bool = False
+    model: nn.Module, images: torch.Tensor, batch_size: int, precision: str, channels_last: bool = False, tta: bool = False
 ) -> torch.Tensor:
-    """Float32 logits for uint8 ``images`` in eval mode, batch by batch."""
+    """Float32 logits for uint8 ``images`` in eval mode, batch by batch.
+
+    With ``tta`` the image and four copies shifted by one pixel are classified and their
+    probabilities averaged; the result is returned as log-probabilities (valid logits).
+    """
     model.eval()
     device = images.device
     outputs = []
     for start in range(0, len(images), batch_size):
-        inputs = to_model_input(images[start : start + batch_size], channels_last)
+        inputs = to_model_input(images[start : start + batch_size])
         with autocast(device, precision):
-            outputs.append(model(inputs).float())
+            if not tta:
+                outputs.append(model(_memory_format(inputs, channels_last)).float())
+                continue
+            probabilities = sum(
+                model(_memory_format(shift_batch(inputs, dy, dx), channels_last)).float().softmax(1) for dy, dx in TTA_SHIFTS
+            )
+            outputs.append((probabilities / len(TTA_SHIFTS)).log())
     if not outputs:
         return torch.empty(0, 0)
     return torch.cat(outputs)
+
+
+def _memory_format(inputs: torch.Tensor, channels_last: bool) -> torch.Tensor:
+    return inputs.contiguous(memory_format=torch.channels_last) if channels_last else inputs
 
 
 def evaluate(

@@ -10,13 +10,16 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
 from .config import TrainConfig
-from .engine import evaluate, train_one_epoch
+from .ema import WeightAverage
+from .engine import StepOptions, batch_slices, evaluate, train_one_epoch
 from .hardware import describe_device, select_device, select_precision
 from .progress import format_duration, live_progress
+from .schedule import make_scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +59,11 @@ def _use_compile(value: Any, device: torch.device) -> bool:
     return False if value == "auto" else bool(value)
 
 
+def _augment_generator(seed: int) -> torch.Generator:
+    # Its own stream, derived from train.seed, so that augmenting never changes the shuffling.
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]))
+
+
 def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fingerprint: str) -> dict | None:
     if not config.resume or checkpoints is None:
         return None
@@ -63,14 +71,20 @@ def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fing
     if state is None:
         logger.info("train.resume=true but no checkpoint exists yet: starting from epoch 1")
         return None
-    same = {k: v for k, v in config.to_dict().items() if k not in ("epochs", "resume")}
-    saved = {k: v for k, v in state["train_config"].items() if k not in ("epochs", "resume")}
+    # More epochs may be asked of a resumed run, unless a schedule is laid out over the epochs.
+    free = ("resume",) if _uses_scheduler(config) else ("epochs", "resume")
+    same = {k: v for k, v in config.to_dict().items() if k not in free}
+    saved = {k: v for k, v in state["train_config"].items() if k not in free}
     if same != saved or state.get("fingerprint") != fingerprint:
         raise ValueError(
             "the checkpoint was made with other settings or data, so it cannot be resumed; "
             "run without train.resume=true to start again"
         )
     return state
+
+
+def _uses_scheduler(config: TrainConfig) -> bool:
+    return config.schedule != "constant" or config.warmup_fraction > 0
 
 
 def fit(
@@ -85,7 +99,9 @@ def fit(
 
     Returns the trained model (on the CPU), the per-epoch history and a description of
     the run (device, precision, seconds). With ``config.resume`` a saved checkpoint
-    is continued; the result equals an uninterrupted run's on the CPU.
+    is continued; the result equals an uninterrupted run's on the CPU. With
+    ``config.ema_decay`` the returned model is the moving average of the weights, which
+    is also what is validated after each epoch.
     """
     device = select_device(config.device)
     precision = select_precision(config.precision, device)
@@ -101,6 +117,15 @@ def fit(
     train_images, train_labels = (t.to(device) for t in train_data)
     val_images, val_labels = (t.to(device) for t in val_data)
     generator = torch.Generator().manual_seed(config.seed)
+    steps_per_epoch = len(batch_slices(len(train_images), config.batch_size))
+    options = StepOptions(
+        augment=config.augment if config.augment.enabled else None,
+        augment_generator=_augment_generator(config.seed),
+        label_smoothing=float(config.label_smoothing),
+        scheduler=make_scheduler(optimizer, config.schedule, config.epochs, steps_per_epoch, config.warmup_fraction)
+        if _uses_scheduler(config) else None,
+        ema=WeightAverage(model, float(config.ema_decay)) if config.ema_decay > 0 else None,
+    )
     history: list[dict[str, float]] = []
     state = _resume_state(config, checkpoints, fingerprint)
     if state is not None:
@@ -108,6 +133,11 @@ def fit(
         optimizer.load_state_dict(state["optimizer"])
         history = [dict(row) for row in state["history"]]
         generator.set_state(state["shuffle_rng"])
+        options.augment_generator.set_state(state["augment_rng"])
+        if options.scheduler is not None:
+            options.scheduler.load_state_dict(state["scheduler"])
+        if options.ema is not None:
+            options.ema.load_state_dict(state["ema"])
         torch.set_rng_state(state["torch_rng"])
         if device.type == "cuda" and state.get("cuda_rng") is not None:
             torch.cuda.set_rng_state(state["cuda_rng"])
@@ -118,14 +148,15 @@ def fit(
         describe_device(device), precision, channels_last, step_model is not model,
         len(train_images), len(val_images), config.epochs,
     )
+    scored_model = options.ema.module if options.ema is not None else step_model
     started, first_epoch = time.perf_counter(), len(history) + 1
     with live_progress("training images", len(train_images) * max(0, config.epochs - len(history))) as advance:
         for epoch in range(len(history) + 1, config.epochs + 1):
             epoch_start = time.perf_counter()
             train = train_one_epoch(step_model, optimizer, train_images, train_labels, config.batch_size,
-                                    generator, precision, channels_last, epoch, advance)
+                                    generator, precision, channels_last, epoch, advance, options)
             train_seconds = time.perf_counter() - epoch_start
-            val = evaluate(step_model, val_images, val_labels, config.val_batch_size, precision, channels_last)
+            val = evaluate(scored_model, val_images, val_labels, config.val_batch_size, precision, channels_last)
             seconds = time.perf_counter() - epoch_start
             history.append({
                 "epoch": epoch, "train_loss": train.loss, "train_accuracy": train.accuracy,
@@ -142,11 +173,17 @@ def fit(
                     "history": history, "train_config": config.to_dict(), "fingerprint": fingerprint,
                     "shuffle_rng": generator.get_state(), "torch_rng": torch.get_rng_state(),
                     "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
+                    "augment_rng": options.augment_generator.get_state(),
+                    "scheduler": options.scheduler.state_dict() if options.scheduler is not None else None,
+                    "ema": options.ema.state_dict() if options.ema is not None else None,
                 })
+    compiled = step_model is not model
+    if options.ema is not None:
+        model = options.ema.module
     model = model.to("cpu", memory_format=torch.contiguous_format)
     run = {
         "device": describe_device(device), "device_type": device.type, "precision": precision,
-        "channels_last": channels_last, "compiled": step_model is not model,
+        "channels_last": channels_last, "compiled": compiled, "ema": options.ema is not None,
         "seconds": sum(row["seconds"] for row in history),
     }
     return FitResult(model, history, run)

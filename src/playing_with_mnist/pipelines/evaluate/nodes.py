@@ -45,6 +45,8 @@ def evaluate_test_set(
     matrix = evaluation.confusion_counts(table, len(names))
     metrics = {
         "accuracy": float((table["label"] == table["predicted_label"]).mean()),
+        "accuracy_case_folded": evaluation.case_folded_accuracy(table, names),
+        "tta": evaluation.uses_tta(trained_model),
         "images": len(table),
         "classes": len(test["class_folders"]),
         "data_source": test["source"],

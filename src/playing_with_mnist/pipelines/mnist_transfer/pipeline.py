@@ -38,6 +38,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         namespace="mnist_transfer",
         inputs={"character_images", "train_val_split", "mnist_images", "mnist_split"},
         outputs={"mnist_model"},
-        parameters={"params:digits_train", "params:mnist_train"},
+        parameters={"params:train", "params:digits_train", "params:mnist_train"},
     )
     return preprocess() + mnist_data() + experiment

@@ -47,6 +47,6 @@ def create_pipeline(**kwargs) -> Pipeline:
         ],
         namespace="noisy_labels",
         inputs={"raw_noisy_digits", "mnist_images", "mnist_split", "trained_model", "mnist_model"},
-        parameters={"params:preprocess", "params:mnist_input", "params:noisy_train", "params:noisy_labels"},
+        parameters={"params:preprocess", "params:mnist_input", "params:train", "params:noisy_train", "params:noisy_labels"},
     )
     return mnist_data() + experiment

@@ -13,8 +13,15 @@ from playing_with_mnist.reporting import STYLE, describe_source, new_figure
 from playing_with_mnist.training.progress import format_duration
 
 
-def summarise_training(training_history: pd.DataFrame, trained_model: dict[str, Any]) -> dict[str, Any]:
-    """The seed's four accuracies (fractions), the epochs of the maxima, source and device."""
+def summarise_training(
+    training_history: pd.DataFrame, trained_model: dict[str, Any], validation_predictions: pd.DataFrame
+) -> dict[str, Any]:
+    """The seed's four accuracies (fractions), the epochs of the maxima, source and device.
+
+    Also the saved model's own validation accuracy, 62-class and case-folded (o/O counted
+    right), from ``validation_predictions``: with test-time augmentation when the model
+    uses it, so it can differ from the last epoch's.
+    """
     history = training_history
     best_train, best_val = history["train_accuracy"].idxmax(), history["val_accuracy"].idxmax()
     last = history.iloc[-1]
@@ -28,6 +35,10 @@ def summarise_training(training_history: pd.DataFrame, trained_model: dict[str, 
         "last_val_accuracy": float(last["val_accuracy"]),
         "last_train_loss": float(last["train_loss"]),
         "last_val_loss": float(last["val_loss"]),
+        "val_accuracy": float((validation_predictions["label"] == validation_predictions["predicted_label"]).mean()),
+        "val_accuracy_case_folded": evaluation.case_folded_accuracy(validation_predictions, trained_model["class_names"]),
+        "tta": evaluation.uses_tta(trained_model),
+        "ema": bool(run.get("ema", False)),
         "epochs": int(last["epoch"]),
         "training_seconds": float(history["seconds"].sum()),
         "num_classes": len(trained_model["class_names"]),
@@ -68,6 +79,25 @@ def plot_accuracy(training_history: pd.DataFrame) -> plt.Figure:
     return _curves(training_history, "accuracy", "Accuracy per epoch", "accuracy")
 
 
+def describe_options(config: dict[str, Any]) -> str:
+    """The options beyond the seed's recipe that are on, in words ("none" for the seed's)."""
+    augment = {k: v for k, v in config.get("augment", {}).items() if v and k != "elastic_sigma"}
+    parts = []
+    if augment:
+        parts.append("augmentation (" + ", ".join(f"{k} {v}" for k, v in augment.items()) + ")")
+    if config.get("normalize"):
+        parts.append("input normalisation")
+    if config.get("schedule", "constant") != "constant" or config.get("warmup_fraction"):
+        parts.append(f"{config.get('schedule')} schedule (warm-up {config.get('warmup_fraction', 0):g} of the run)")
+    if config.get("label_smoothing"):
+        parts.append(f"label smoothing {config['label_smoothing']}")
+    if config.get("ema_decay"):
+        parts.append(f"weight EMA {config['ema_decay']}")
+    if config.get("tta"):
+        parts.append("test-time augmentation")
+    return ", ".join(parts) or "none (the seed's recipe)"
+
+
 def describe_preprocessing(summary: dict[str, Any]) -> str:
     """One line: images kept, entries skipped by kind, broken images, empty class folders."""
     skipped = ", ".join(f"{count} {kind}" for kind, count in sorted(summary["skipped_entries"].items())) or "none"
@@ -92,6 +122,9 @@ def write_results_document(
     def pct(value: float) -> str:
         return f"{value:.2%}"
 
+    saved = "the saved model" + (" (moving average of the weights)" if m["ema"] else "") + (
+        ", averaged over the image and four 1-pixel shifts" if m["tta"] else "")
+    folded = m["val_accuracy_case_folded"]
     lowest = per_class_accuracy.nsmallest(5, "accuracy")
     worst_classes = ", ".join(f"`{name}` {accuracy:.0%}" for name, accuracy in zip(lowest["class"], lowest["accuracy"]))
 
@@ -103,6 +136,7 @@ def write_results_document(
         f"- Trained on: {m['device']}, {m['precision']}, {m['epochs']} epoch{'s' if m['epochs'] != 1 else ''} in {format_duration(m['training_seconds'])}",
         f"- Hyper-parameters: lr {config['lr']}, weight decay {config['weight_decay']}, batch {config['batch_size']}, "
         f"val batch {config['val_batch_size']}, dropout {config['dropout']}, optimizer {config['optimizer']}, seed {config['seed']}",
+        f"- Recipe options: {describe_options(config)}",
         "",
         "## Results",
         "",
@@ -113,7 +147,11 @@ def write_results_document(
         f"| Training accuracy on last epoch | {pct(m['last_train_accuracy'])} | {m['epochs']} |",
         f"| Validation accuracy on last epoch | {pct(m['last_val_accuracy'])} | {m['epochs']} |",
         "",
-        "Training accuracy is measured on the training batches as they are trained on (dropout on).",
+        "Training accuracy is measured on the training batches as they are trained on (dropout on"
+        + (", augmented" if any(v for k, v in config.get("augment", {}).items() if k != "elastic_sigma") else "") + ").",
+        "",
+        f"Validation accuracy of {saved}: **{pct(m['val_accuracy'])}**"
+        + (f"; ignoring case (o/O, s/S ... counted right): **{pct(folded)}**." if folded is not None else "."),
         "",
         "### Loss graph",
         "",

@@ -16,7 +16,7 @@ from .nodes import (
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
         [
-            Node(summarise_training, ["training_history", "trained_model"], "training_metrics", name="summarise_training"),
+            Node(summarise_training, ["training_history", "trained_model", "validation_predictions"], "training_metrics", name="summarise_training"),
             Node(plot_loss, "training_history", "loss_graph", name="plot_loss"),
             Node(plot_accuracy, "training_history", "accuracy_graph", name="plot_accuracy"),
             Node(predict_validation, ["trained_model", "character_images", "train_val_split"], "validation_predictions",

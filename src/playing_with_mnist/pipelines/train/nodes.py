@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -11,7 +12,7 @@ import torch
 from playing_with_mnist.data.archive import CharacterArchive
 from playing_with_mnist.models import ResNetConfig, build_model, load_pretrained
 from playing_with_mnist.reporting import describe_source
-from playing_with_mnist.training.config import TrainConfig
+from playing_with_mnist.training.config import TrainConfig, merge_train_params
 from playing_with_mnist.training.loop import CheckpointStore, fit
 
 logger = logging.getLogger(__name__)
@@ -38,12 +39,19 @@ def model_config(params: dict[str, Any], num_classes: int, image_size: int) -> R
     return ResNetConfig(num_classes=num_classes, dropout=float(params["dropout"]), image_size=image_size, **overrides)
 
 
+def input_statistics(images: torch.Tensor) -> tuple[float, float]:
+    """Mean and standard deviation of uint8 ``images`` on the model's [0, 1] scale."""
+    pixels = images.float().div(255.0)
+    return float(pixels.mean()), float(pixels.std().clamp_min(1e-3))
+
+
 def train_model(
     model_input: dict[str, Any],
     split: dict[str, Any],
     params: dict[str, Any],
     checkpoints: CheckpointStore | None = None,
     initial_model: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Train the seed's ResNet on cached images: ``split["train"]`` to learn, ``split["val"]`` to score.
 
@@ -52,16 +60,28 @@ def train_model(
     ``checkpoints`` (optional) receives the full training state after every epoch; with
     ``params["resume"]`` training continues from it. ``initial_model`` (optional) is a
     trained model whose weights the new one starts from (a new head if the classes differ).
+    ``overrides`` (optional) are settings laid over ``params`` (an experiment's own
+    ``mnist_train`` over ``train``). With ``normalize`` the training images' mean and std
+    become part of the model's config.
 
     Returns the trained model as a checkpoint dict (``model_config``, ``state_dict``,
     ``class_names`` ...: everything to rebuild and use it) and the history table
     (one row per epoch: train/val loss and accuracy, seconds).
     """
+    params = merge_train_params(params, overrides)
     config = TrainConfig.from_params(params)
     if split.get("fingerprint") != model_input["fingerprint"]:
         raise ValueError("the train/val split was made from other data than the images; run the pipeline that makes both again (preprocess, for Task 1)")
     images, labels = model_input["images"], model_input["labels"]
     architecture = model_config(params, len(model_input["class_names"]), images.shape[-1])
+    if initial_model is not None:
+        # The carried-over layers expect the input scale they were trained on.
+        pretrained = initial_model["model_config"]
+        architecture = replace(architecture, input_mean=float(pretrained.get("input_mean", 0.0)),
+                               input_std=float(pretrained.get("input_std", 1.0)))
+    elif config.normalize:
+        mean, std = input_statistics(images[split["train"]])
+        architecture = replace(architecture, input_mean=mean, input_std=std)
 
     torch.manual_seed(config.seed)
     model = build_model(architecture)
@@ -103,6 +123,7 @@ def fine_tune_model(
     params: dict[str, Any],
     checkpoints: CheckpointStore | None,
     initial_model: dict[str, Any],
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """:func:`train_model`, starting from ``initial_model``'s weights (a node needs every input named)."""
-    return train_model(model_input, split, params, checkpoints, initial_model)
+    return train_model(model_input, split, params, checkpoints, initial_model, overrides)

@@ -16,19 +16,27 @@ def training_pipeline(
     namespace: str,
     model_input: str,
     split: str,
-    params: str,
+    overrides: str | None = None,
     initial_model: str | None = None,
     outputs: dict[str, str] | None = None,
 ) -> Pipeline:
     """One training run named ``namespace``, from ``initial_model``'s weights when given.
 
-    Writes ``<namespace>_model`` and ``<namespace>_history`` (or the names in ``outputs``)
-    and keeps its checkpoints in ``<namespace>.training_checkpoints``.
+    Trains with ``params:train`` and, laid over it, the parameters named by ``overrides``
+    (e.g. ``params:mnist_train``: what this experiment changes). Writes ``<namespace>_model``
+    and ``<namespace>_history`` (or the names in ``outputs``) and keeps its checkpoints in
+    ``<namespace>.training_checkpoints``.
     """
-    inputs = ["model_input", "split", "params:train", "training_checkpoints"]
+    inputs = {"model_input": "model_input", "split": "split", "params": "params:train", "checkpoints": "training_checkpoints"}
+    parameters = {"params:train": "params:train"}
+    if initial_model:
+        inputs["initial_model"] = "initial_model"
+    if overrides:
+        inputs["overrides"] = "params:overrides"
+        parameters["params:overrides"] = overrides
     node = Node(
         fine_tune_model if initial_model else train_model,
-        inputs=inputs + (["initial_model"] if initial_model else []),
+        inputs=inputs,
         outputs=["trained_model", "training_history"],
         name="train_model",
     )
@@ -38,7 +46,7 @@ def training_pipeline(
         mapping["initial_model"] = initial_model
     if "training_checkpoints" in names:
         mapping["training_checkpoints"] = names.pop("training_checkpoints")
-    return Pipeline([node], namespace=namespace, inputs=mapping, outputs=names, parameters={"params:train": params})
+    return Pipeline([node], namespace=namespace, inputs=mapping, outputs=names, parameters=parameters)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -55,7 +63,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 "task1",
                 model_input="current_character_images",
                 split="train_val_split",
-                params="params:train",
                 outputs={"trained_model": "trained_model", "training_history": "training_history",
                          "training_checkpoints": "training_checkpoints"},
             ),

@@ -1,0 +1,142 @@
+"""Data augmentation on whole batches, on the device: affine warps, elastic distortion, erasing.
+
+Every image of a batch gets its own random rotation, scale, shear and translation through
+one batched affine grid (``F.affine_grid`` + ``F.grid_sample``, one matrix per image):
+torchvision's v2 transforms draw one set of parameters per call, so a batch would move as
+one. Never flips: they turn b into d and p into q.
+
+Images are dark ink on a white background (1.0). Warps work on the ink (``1 - x``) so that
+whatever a warp pulls in from outside the image, and whatever is erased, is background.
+The random numbers come from a CPU ``torch.Generator`` (seeded from ``train.seed``, its
+state saved in checkpoints), so a batch is augmented the same way on every device.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torchvision.transforms.v2.functional import gaussian_blur
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Strength of each augmentation; 0 turns it off (the default: the seed augments nothing)."""
+
+    rotate: float = 0.0      # degrees, drawn uniformly from [-rotate, rotate]
+    scale: float = 0.0       # relative size change, from [1 - scale, 1 + scale]
+    shear: float = 0.0       # degrees of horizontal shear, from [-shear, shear]
+    translate: float = 0.0   # shift as a share of the image side, from [-translate, translate] each way
+    elastic: float = 0.0     # elastic distortion: largest displacement in pixels (Simard et al. 2003)
+    elastic_sigma: float = 3.0  # smoothness of the elastic field, in pixels
+    erase: float = 0.0       # probability that an image has one random rectangle erased to background
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any] | None, section: str = "train.augment") -> "AugmentConfig":
+        """Build from a parameter dict; an unknown name or a bad value names the parameter."""
+        params = dict(params or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(f'{section}.{k}' for k in unknown)}; known: {', '.join(sorted(known))}")
+        for name, value in params.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ValueError(f"{section}.{name} must be a number of at least 0, got {value!r}")
+        config = cls(**{k: float(v) for k, v in params.items()})
+        if config.scale >= 1:
+            raise ValueError(f"{section}.scale must be below 1, got {config.scale!r}")
+        if config.erase > 1:
+            raise ValueError(f"{section}.erase is a probability: it must be at most 1, got {config.erase!r}")
+        if config.elastic > 0 and config.elastic_sigma <= 0:
+            raise ValueError(f"{section}.elastic_sigma must be above 0 when elastic is on, got {config.elastic_sigma!r}")
+        return config
+
+    @property
+    def enabled(self) -> bool:
+        return any((self.rotate, self.scale, self.shear, self.translate, self.elastic, self.erase))
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def _uniform(count: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:
+    return torch.rand(count, generator=generator) * (high - low) + low
+
+
+def affine_matrices(count: int, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
+    """``count`` random 2x3 matrices (rotation, shear, scale, translation) for ``F.affine_grid``."""
+    angle = torch.deg2rad(_uniform(count, -config.rotate, config.rotate, generator))
+    shear = torch.tan(torch.deg2rad(_uniform(count, -config.shear, config.shear, generator)))
+    # grid_sample maps output to input coordinates: dividing by the scale makes the glyph that much bigger.
+    scale = 1.0 / _uniform(count, 1.0 - config.scale, 1.0 + config.scale, generator)
+    shift = _uniform(2 * count, -config.translate, config.translate, generator).view(count, 2) * 2.0  # [-1, 1] spans the side
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    matrices = torch.zeros(count, 2, 3)
+    # rotation @ shear @ scale
+    matrices[:, 0, 0] = cos * scale
+    matrices[:, 0, 1] = (cos * shear - sin) * scale
+    matrices[:, 1, 0] = sin * scale
+    matrices[:, 1, 1] = (sin * shear + cos) * scale
+    matrices[:, :, 2] = shift
+    return matrices
+
+
+def elastic_offsets(count: int, size: int, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
+    """Smooth random displacement fields [count, size, size, 2] in grid units (Simard et al. 2003)."""
+    noise = torch.rand(count, 2, size, size, generator=generator) * 2 - 1
+    kernel = 2 * math.ceil(3 * config.elastic_sigma) + 1
+    field = gaussian_blur(noise, [kernel, kernel], [config.elastic_sigma, config.elastic_sigma])
+    # Blurring shrinks the field; rescale so its largest displacement is ``elastic`` pixels.
+    field = field / field.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-8)
+    return (field * config.elastic * 2.0 / size).permute(0, 2, 3, 1)
+
+
+def erase_masks(count: int, size: int, probability: float, generator: torch.Generator) -> torch.Tensor:
+    """Boolean masks [count, 1, size, size]: one rectangle (2-33% of the area, aspect 0.3-3.3) per chosen image."""
+    chosen = torch.rand(count, generator=generator) < probability
+    area = _uniform(count, 0.02, 0.33, generator) * size * size
+    aspect = torch.exp(_uniform(count, math.log(0.3), math.log(3.3), generator))
+    height = (area * aspect).sqrt().round().clamp(1, size)
+    width = (area / aspect).sqrt().round().clamp(1, size)
+    top = (torch.rand(count, generator=generator) * (size - height + 1)).floor()
+    left = (torch.rand(count, generator=generator) * (size - width + 1)).floor()
+    position = torch.arange(size, dtype=torch.float32)
+    rows = (position >= top[:, None]) & (position < (top + height)[:, None])
+    columns = (position >= left[:, None]) & (position < (left + width)[:, None])
+    return (rows[:, :, None] & columns[:, None, :] & chosen[:, None, None]).unsqueeze(1)
+
+
+def augment_batch(inputs: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
+    """A new, randomly warped copy of ``inputs`` (float [B, C, S, S] in [0, 1], ink dark on white).
+
+    Each image gets its own parameters, drawn from ``generator``. The input is not changed.
+    """
+    if not config.enabled or len(inputs) == 0:
+        return inputs
+    count, size, device = len(inputs), inputs.shape[-1], inputs.device
+    ink = 1.0 - inputs
+    if config.rotate or config.scale or config.shear or config.translate or config.elastic:
+        grid = F.affine_grid(affine_matrices(count, config, generator).to(device), list(ink.shape), align_corners=False)
+        if config.elastic:
+            grid = grid + elastic_offsets(count, size, config, generator).to(device)
+        ink = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if config.erase:
+        ink = ink.masked_fill(erase_masks(count, size, config.erase, generator).to(device), 0.0)
+    return 1.0 - ink
+
+
+# Test-time augmentation: the image itself and four one-pixel shifts.
+TTA_SHIFTS = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0))
+
+
+def shift_batch(inputs: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``inputs`` moved by (dy, dx) pixels, the uncovered edge filled with background (1.0)."""
+    if dy == 0 and dx == 0:
+        return inputs
+    size_y, size_x = inputs.shape[-2:]
+    padded = F.pad(inputs, (max(dx, 0), max(-dx, 0), max(dy, 0), max(-dy, 0)), value=1.0)
+    top, left = max(-dy, 0), max(-dx, 0)
+    return padded[..., top : top + size_y, left : left + size_x]
