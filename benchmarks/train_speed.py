@@ -16,7 +16,12 @@ Each measurement runs in its own subprocess so that peak memory is its own:
 3. project: the project's ``train_model`` node on the cached tensors (auto device/precision);
 4. project_fp32: the same node forced to fp32, for the accuracy comparison with bf16;
 5. project_compile, project_nchw (only when named in --parts): the node with
-   ``train.compile=true``, or with ``train.channels_last=false``.
+   ``train.compile=true``, or with ``train.channels_last=false``;
+6. project_tuned (only when named): the node with conf/tuned's options (augmentation,
+   label smoothing, one-cycle, EMA, normalisation; epochs as given), against ``project``
+   for what the recipe costs per image;
+7. augment (only when named): the augmentation alone (conf/tuned's, plus elastic distortion
+   and erasing) on batches of 32, in milliseconds per batch, beside the bare step's.
 
 The full seed configuration on a GPU: ``--parts project --epochs 50`` (the node's total
 seconds are printed).
@@ -47,6 +52,8 @@ from playing_with_mnist.data.synthetic import demo_file_name, write_demo_zip  # 
 from playing_with_mnist.models import ResNetConfig, build_model  # noqa: E402
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val  # noqa: E402
 from playing_with_mnist.pipelines.train.nodes import train_model  # noqa: E402
+from playing_with_mnist.training.augment import AugmentConfig, augment_batch  # noqa: E402
+from playing_with_mnist.training.config import merge_train_params  # noqa: E402
 from playing_with_mnist.training.hardware import select_device, select_precision  # noqa: E402
 
 PREPROCESS = {"image_size": 32, "max_broken_fraction": 0.05, "min_images_per_class": 2, "workers": 0}
@@ -172,18 +179,47 @@ def run_bare(zip_path: Path, steps: int) -> dict:
             "train_images_per_second": 32 * steps / seconds, **peak_memory_mb(device)}
 
 
-def run_project(zip_path: Path, epochs: int, precision: str, compile_model: bool = False, channels_last: str | bool = "auto") -> dict:
+def run_project(zip_path: Path, epochs: int, precision: str, compile_model: bool = False, channels_last: str | bool = "auto",
+                options: dict | None = None) -> dict:
     cache, split = load_cache(zip_path)
-    params = {**SEED_TRAIN, "epochs": epochs, "precision": precision, "compile": compile_model, "channels_last": channels_last}
+    params = merge_train_params(
+        {**SEED_TRAIN, "epochs": epochs, "precision": precision, "compile": compile_model, "channels_last": channels_last}, options)
     start = time.perf_counter()
     trained, history = train_model(cache, split, params)
     total = time.perf_counter() - start
     device = torch.device(trained["run"]["device_type"])
-    compiled = (", compiled" if trained["run"]["compiled"] else "") + ("" if trained["run"]["channels_last"] else ", NCHW")
+    compiled = (", compiled" if trained["run"]["compiled"] else "") + ("" if trained["run"]["channels_last"] else ", NCHW") + (
+        ", tuned recipe" if options else "")
     return {"name": f"project train_model ({trained['run']['precision']}{compiled})", "precision": trained["run"]["precision"],
             "device": trained["run"]["device"], "train_images": len(split["train"]),
             "epoch_seconds": history["seconds"].tolist(), "train_seconds": history["train_seconds"].tolist(), "node_seconds": total,
             "final_val_accuracy": float(history["val_accuracy"].iloc[-1]), **peak_memory_mb(device)}
+
+
+def tuned_options() -> dict:
+    """conf/tuned's train settings that go beyond the seed's (epochs and device left to the run)."""
+    import yaml
+
+    tuned = yaml.safe_load((Path(__file__).resolve().parents[1] / "conf/tuned/parameters_train.yml").read_text())["train"]
+    return {k: v for k, v in tuned.items() if k not in ("epochs", "device", "precision")}
+
+
+def run_augment(batches: int) -> dict:
+    device = select_device("auto")
+    config = AugmentConfig.from_params({**tuned_options().get("augment", {}), "elastic": 2.0, "erase": 0.25})
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(32, 1, 32, 32, device=device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    for _ in range(5):
+        augment_batch(x, config, generator)
+    sync()
+    start = time.perf_counter()
+    for _ in range(batches):
+        augment_batch(x, config, generator)
+    sync()
+    milliseconds = (time.perf_counter() - start) / batches * 1000
+    return {"name": "augmentation alone (batch 32)", "device": device.type, "ms_per_batch": milliseconds,
+            "augment": config.to_dict(), **peak_memory_mb(device)}
 
 
 def child(part: str, zip_path: Path, epochs: int) -> None:
@@ -194,6 +230,8 @@ def child(part: str, zip_path: Path, epochs: int) -> None:
         "project_fp32": lambda: run_project(zip_path, epochs, "fp32"),
         "project_compile": lambda: run_project(zip_path, epochs, "auto", compile_model=True),
         "project_nchw": lambda: run_project(zip_path, epochs, "auto", channels_last=False),
+        "project_tuned": lambda: run_project(zip_path, epochs, "auto", options=tuned_options()),
+        "augment": lambda: run_augment(200),
     }[part]()
     print("RESULT " + json.dumps(result))
 
@@ -228,6 +266,8 @@ def main() -> None:
     print("matmul peak: " + ", ".join(f"{p} {v / 1e12:.2f} TFLOP/s" for p, v in peaks.items()))
     print(f"\n{'run':45s} {'train img/s':>11s} {'s/epoch':>8s} {'total s':>8s} {'val acc':>8s} {'peak RSS MB':>11s} {'GPU MB':>7s} {'% of peak':>9s}")
     for r in results.values():
+        if "ms_per_batch" in r:
+            continue
         if "epoch_seconds" in r:
             steady = slice(1, None) if len(r["epoch_seconds"]) > 1 else slice(None)  # epoch 1 includes warm-up
             per_epoch = sum(r["epoch_seconds"][steady]) / len(r["epoch_seconds"][steady])
@@ -244,6 +284,14 @@ def main() -> None:
         print(f"\nproject vs baseline, seconds per epoch end to end: {sum(b['epoch_seconds']) / sum(p['epoch_seconds']):.2f}x faster")
     if "bare" in results and "project" in results:
         print(f"project step vs bare step: {results['project']['images_per_second'] / results['bare']['images_per_second']:.0%} of bare")
+    if "augment" in results:
+        milliseconds = results["augment"]["ms_per_batch"]
+        print(f"\naugmentation: {milliseconds:.2f} ms per batch of 32 on {results['augment']['device']}", end="")
+        step = next((r["images_per_second"] for r in results.values() if "images_per_second" in r), None)
+        print(f", {milliseconds / 1000 / (32 / step):.1%} of a training step there" if step else "")
+    if "project" in results and "project_tuned" in results:
+        cost = 1 - results["project_tuned"]["images_per_second"] / results["project"]["images_per_second"]
+        print(f"tuned recipe vs the seed's, training images per second: {cost:+.1%} slower")
     if "project" in results and "project_fp32" in results:
         diff = results["project"]["final_val_accuracy"] - results["project_fp32"]["final_val_accuracy"]
         print(f"val accuracy {results['project']['precision']} minus fp32: {diff * 100:+.1f} points")

@@ -1,0 +1,171 @@
+"""The seed's recipe against the tuned one, over several seeds: the README's "Recipes" table.
+
+Each run is a real ``kedro run`` (``--env=tuned`` for the tuned recipe) in its own copy of the
+project, followed by ``kedro run --pipelines=evaluate`` when a test zip is given. One row per
+run is appended to the CSV as soon as the run ends (an interrupted benchmark keeps what it
+measured); the summary (mean, standard deviation, min-max) is printed at the end.
+
+    # the demo set (no zip given): validation accuracy
+    python benchmarks/recipes.py --recipes seed tuned --seeds 0 1 2 --out recipes_demo.csv
+    # real handwriting in trainPart1.zip's layout, scored on a test zip
+    python benchmarks/recipes.py --train-zip emnist62_dev_train.zip --test-zip emnist62_dev_test.zip \\
+        --recipes tuned --seeds 0 1 2 --out recipes_real.csv
+    # a quick look: --epochs 10 overrides the recipe's epochs
+
+Run by hand, never by tests; a 50-epoch seed run takes 20 minutes to hours on a CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RECIPES = {"seed": None, "tuned": "tuned"}  # recipe -> Kedro environment (None: conf/base alone)
+COLUMNS = [
+    "recipe", "seed", "epochs", "data", "val_accuracy", "val_accuracy_case_folded", "max_val_accuracy",
+    "test_accuracy", "test_accuracy_case_folded", "training_seconds", "wall_seconds", "device", "precision", "cpu",
+]
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def project_copy(folder: Path) -> Path:
+    """Configuration, code and empty data folders: each run is on its own, and edits made while
+    the benchmark runs do not reach it."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(PROJECT_ROOT / "conf", folder / "conf", ignore=shutil.ignore_patterns("local"))
+    shutil.copytree(PROJECT_ROOT / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    (folder / "conf" / "local").mkdir()
+    for name in ("pyproject.toml", ".telemetry"):
+        shutil.copy2(PROJECT_ROOT / name, folder / name)
+    for sub in sorted((PROJECT_ROOT / "data").iterdir()):
+        if sub.is_dir():
+            (folder / "data" / sub.name).mkdir(parents=True)
+    return folder
+
+
+def kedro(project: Path, env: str | None, pipelines: str | None, params: dict[str, object], log: Path) -> None:
+    command = [sys.executable, "-m", "kedro", "run", "--params=" + ",".join(f"{k}={v}" for k, v in params.items())]
+    if env:
+        command.append(f"--env={env}")
+    if pipelines:
+        command.append(f"--pipelines={pipelines}")
+    # The copy's own code first (kedro puts the project's src on the path too, after site-packages' editable install).
+    environment = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "MPLBACKEND": "Agg", "PYTHONPATH": str(project / "src")}
+    with log.open("a") as out:
+        out.write(f"$ {' '.join(command)}\n")
+        out.flush()
+        result = subprocess.run(command, cwd=project, env=environment, stdout=out, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise SystemExit(f"kedro failed (exit {result.returncode}); see {log}")
+
+
+def latest_json(project: Path, name: str) -> dict:
+    versions = sorted((project / "data/08_reporting" / name).iterdir())
+    return json.loads((versions[-1] / name).read_text())
+
+
+def run_one(recipe: str, seed: int, args: argparse.Namespace) -> dict[str, object]:
+    project = project_copy(args.workdir / f"{recipe}-seed{seed}")
+    params: dict[str, object] = {"train.seed": seed}
+    if args.epochs:
+        params["train.epochs"] = args.epochs
+    if args.train_zip:
+        params["raw_zip"] = args.train_zip.resolve()
+    log = project / "run.log"
+    started = time.perf_counter()
+    kedro(project, RECIPES[recipe], None, params, log)
+    wall = time.perf_counter() - started
+    metrics = latest_json(project, "metrics.json")
+    row = {
+        "recipe": recipe, "seed": seed, "epochs": metrics["epochs"],
+        "data": args.train_zip.name if args.train_zip else "demo",
+        "val_accuracy": metrics["val_accuracy"], "val_accuracy_case_folded": metrics["val_accuracy_case_folded"],
+        "max_val_accuracy": metrics["max_val_accuracy"], "test_accuracy": None, "test_accuracy_case_folded": None,
+        "training_seconds": round(metrics["training_seconds"], 1), "wall_seconds": round(wall, 1),
+        "device": metrics["device"], "precision": metrics["precision"], "cpu": cpu_name(),
+    }
+    if args.test_zip:
+        kedro(project, RECIPES[recipe], "evaluate", {"test_zip": args.test_zip.resolve()}, log)
+        test = latest_json(project, "test_metrics.json")
+        row.update(test_accuracy=test["accuracy"], test_accuracy_case_folded=test["accuracy_case_folded"])
+    return row
+
+
+def summarise(rows: list[dict[str, object]]) -> str:
+    """Markdown: per recipe and data, mean +- standard deviation (min-max) of each accuracy."""
+    lines = ["| recipe | data | epochs | seeds | val | val, case-folded | test | test, case-folded | training time |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    groups: dict[tuple, list] = {}
+    for row in rows:
+        groups.setdefault((row["recipe"], row["data"], row["epochs"]), []).append(row)
+
+    def cell(group: list, key: str) -> str:
+        values = [float(r[key]) for r in group if r[key] not in (None, "")]
+        if not values:
+            return "-"
+        if len(values) == 1:
+            return f"{values[0]:.1%}"
+        return f"{statistics.mean(values):.1%} ± {statistics.stdev(values):.1%} ({min(values):.1%}-{max(values):.1%})"
+
+    for (recipe, data, epochs), group in groups.items():
+        minutes = statistics.mean(float(r["training_seconds"]) for r in group) / 60
+        lines.append(f"| {recipe} | {data} | {epochs} | {len(group)} | {cell(group, 'val_accuracy')} | "
+                     f"{cell(group, 'val_accuracy_case_folded')} | {cell(group, 'test_accuracy')} | "
+                     f"{cell(group, 'test_accuracy_case_folded')} | {minutes:.1f} min |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["seed", "tuned"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, help="override the recipe's epochs (a quick look)")
+    parser.add_argument("--train-zip", type=Path, help="a zip in trainPart1.zip's layout (default: the demo set)")
+    parser.add_argument("--test-zip", type=Path, help="a zip in the same layout to score with evaluate")
+    parser.add_argument("--out", type=Path, default=Path("recipes.csv"), help="CSV that each finished run is appended to")
+    parser.add_argument("--workdir", type=Path, default=Path("benchmark-runs"), help="where the project copies go")
+    args = parser.parse_args()
+    for path in (args.train_zip, args.test_zip):
+        if path is not None and not path.is_file():
+            parser.error(f"{path}: file not found")
+    if args.test_zip and not args.train_zip:
+        parser.error("--test-zip needs --train-zip: the demo set's classes are drawn, not handwritten")
+
+    rows = []
+    new_file = not args.out.exists()
+    for recipe in args.recipes:
+        for seed in args.seeds:
+            row = run_one(recipe, seed, args)
+            rows.append(row)
+            with args.out.open("a", newline="") as out:
+                writer = csv.DictWriter(out, fieldnames=COLUMNS)
+                if new_file:
+                    writer.writeheader()
+                    new_file = False
+                writer.writerow(row)
+            print(json.dumps(row), flush=True)
+    print(summarise(rows))
+
+
+if __name__ == "__main__":
+    main()

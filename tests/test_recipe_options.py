@@ -1,0 +1,235 @@
+"""The training options beyond the seed's recipe: each does what it says, and resumes exactly."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from playing_with_mnist.datasets import CheckpointStore
+from playing_with_mnist.evaluation import case_folded_accuracy
+from playing_with_mnist.models import ResNetConfig, build_model
+from playing_with_mnist.pipelines.train.nodes import train_model
+from playing_with_mnist.training.augment import TTA_SHIFTS, AugmentConfig, augment_batch, shift_batch
+from playing_with_mnist.training.config import TrainConfig, merge_train_params
+from playing_with_mnist.training.engine import predict_logits
+from playing_with_mnist.training.loop import fit
+from playing_with_mnist.training.schedule import make_scheduler
+
+from .params import TRAIN
+
+AUGMENT = {"rotate": 12, "scale": 0.1, "shear": 10, "translate": 0.1, "elastic": 2, "erase": 0.5}
+TUNED = {**TRAIN, "augment": AUGMENT, "normalize": True, "schedule": "onecycle", "warmup_fraction": 0.3,
+         "label_smoothing": 0.1, "ema_decay": 0.9, "tta": True, "dropout": 0.1}
+SLIM = {"block_channels": (8, 8, 16, 16, 16), "hidden_units": (16, 8)}
+
+
+def glyphs(count: int = 8, size: int = 32) -> torch.Tensor:
+    """Float [count, 1, size, size]: white with a dark bar in a different place in each image."""
+    images = torch.ones(count, 1, size, size)
+    for i in range(count):
+        images[i, 0, 6 + 2 * i : 10 + 2 * i, 8:24] = 0.0
+    return images
+
+
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def test_augmented_batch_differs_per_image_and_repeats_for_the_same_seed() -> None:
+    config = AugmentConfig.from_params(AUGMENT)
+    images = glyphs()
+    same = glyphs(2)[:1].expand(2, -1, -1, -1).contiguous()
+    first = augment_batch(images, config, generator(1))
+    assert first.shape == images.shape and not torch.equal(first, images)
+    assert torch.equal(images, glyphs()), "the input is not changed"
+    assert torch.equal(first, augment_batch(images, config, generator(1)))
+    assert not torch.equal(first, augment_batch(images, config, generator(2)))
+    twins = augment_batch(same, config, generator(3))
+    assert not torch.equal(twins[0], twins[1]), "each image draws its own parameters"
+
+
+def test_augmented_images_stay_where_their_own_originals_are() -> None:
+    # Image i must still show glyph i (its label stays right): 16 images, each a square of ink
+    # in one of four corners; after the warp each one's ink is still nearest its own corner.
+    config = AugmentConfig.from_params({"rotate": 10, "scale": 0.1, "shear": 8, "translate": 0.05})
+    corners = torch.tensor([[10, 10], [10, 22], [22, 10], [22, 22]])
+    which = torch.randperm(16, generator=generator(0)) % 4
+    images = torch.ones(16, 1, 32, 32)
+    for i, (row, column) in enumerate(corners[which].tolist()):
+        images[i, 0, row - 2 : row + 2, column - 2 : column + 2] = 0.0
+    ink = 1 - augment_batch(images, config, generator(4))[:, 0]
+    grid = torch.arange(32, dtype=torch.float32) + 0.5
+    centres = torch.stack([(ink.sum(2) * grid).sum(1), (ink.sum(1) * grid).sum(1)], 1) / ink.sum((1, 2))[:, None]
+    assert torch.equal(torch.cdist(centres, corners.float()).argmin(1), which)
+
+
+def test_background_stays_background_and_values_stay_in_range() -> None:
+    config = AugmentConfig.from_params(AUGMENT)
+    blank = torch.ones(6, 1, 32, 32)
+    assert torch.allclose(augment_batch(blank, config, generator(0)), blank)
+    warped = augment_batch(glyphs(), config, generator(0))
+    assert warped.min() >= 0 and warped.max() <= 1
+    assert torch.allclose(warped[..., 0, :], torch.ones(8, 1, 32)), "a 10% shift pulls in white, not black"
+
+
+def test_no_augmentation_is_the_identity_and_erasing_only_removes_ink() -> None:
+    images = glyphs()
+    assert augment_batch(images, AugmentConfig(), generator(0)) is images
+    erased = augment_batch(images, AugmentConfig.from_params({"erase": 1.0}), generator(0))
+    assert (erased >= images).all() and (erased > images).any(), "erasing paints background over ink"
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"rotate": -1}, "train.augment.rotate must be a number of at least 0"),
+    ({"flip": 1}, "unknown parameter.*train.augment.flip"),
+    ({"scale": 1.5}, "train.augment.scale must be below 1"),
+    ({"erase": 2}, "train.augment.erase is a probability"),
+])
+def test_bad_augmentation_settings_name_the_parameter(params: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_params({**TRAIN, "augment": params})
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("schedule", "step", "train.schedule must be one of constant, cosine, onecycle"),
+    ("warmup_fraction", 1.0, "train.warmup_fraction must be a share"),
+    ("label_smoothing", 1.0, "train.label_smoothing must be in"),
+    ("ema_decay", 1.0, "train.ema_decay must be in"),
+    ("tta", "yes", "train.tta must be true or false"),
+])
+def test_bad_recipe_settings_name_the_parameter(key: str, value: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        TrainConfig.from_params({**TRAIN, key: value})
+
+
+def learning_rates(schedule: str, warmup: float, epochs: int = 4, steps: int = 10, lr: float = 0.01) -> list[float]:
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=lr)
+    scheduler = make_scheduler(optimizer, schedule, epochs, steps, warmup)
+    rates = []
+    for _ in range(epochs * steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def test_schedules_peak_at_lr_with_their_warm_up_and_decay() -> None:
+    assert learning_rates("constant", 0.0) == pytest.approx([0.01] * 40)
+    constant = learning_rates("constant", 0.25)
+    assert constant[0] == pytest.approx(0.01 / 25) and constant[5] < constant[9] and constant[10:] == pytest.approx([0.01] * 30)
+    cosine = learning_rates("cosine", 0.25)
+    assert cosine[0] == pytest.approx(0.01 / 25) and max(cosine) == pytest.approx(0.01) and cosine.index(max(cosine)) == 10
+    assert all(a >= b for a, b in zip(cosine[10:], cosine[11:])) and cosine[-1] < 0.0005
+    onecycle = learning_rates("onecycle", 0.25)
+    assert onecycle[0] == pytest.approx(0.01 / 25) and max(onecycle) == pytest.approx(0.01, rel=1e-3)
+    assert 9 <= onecycle.index(max(onecycle)) <= 10 and onecycle[-1] < 0.0001
+
+
+def split_of(cache: dict) -> tuple:
+    labels = cache["labels"]
+    return (cache["images"][:30], labels[:30]), (cache["images"][30:], labels[30:])
+
+
+def test_ema_weights_are_validated_and_saved(tiny_cache: dict, tmp_path: Path) -> None:
+    config = TrainConfig.from_params({**TRAIN, "epochs": 2, "ema_decay": 0.9})
+    store = CheckpointStore(tmp_path / "last.pt")
+    result = fit(build_model(ResNetConfig(num_classes=6, **SLIM)), *split_of(tiny_cache), config, store)
+    state = store.load()
+    raw, averaged, saved = state["model"], state["ema"]["module"], result.model.state_dict()
+    assert state["ema"]["updates"] == 2 * math.ceil(30 / TRAIN["batch_size"])
+    assert any(not torch.equal(raw[k], averaged[k]) for k in raw if raw[k].is_floating_point())
+    assert all(torch.equal(saved[k], averaged[k]) for k in saved)
+    assert result.run["ema"]
+
+
+def test_normalisation_is_stored_with_the_model_and_applied_by_it(tiny_cache: dict, tiny_split: dict) -> None:
+    trained, _ = train_model(tiny_cache, tiny_split, {**TRAIN, "normalize": True})
+    pixels = tiny_cache["images"][tiny_split["train"]].float() / 255
+    assert trained["model_config"]["input_mean"] == pytest.approx(float(pixels.mean()), rel=1e-5)
+    assert trained["model_config"]["input_std"] == pytest.approx(float(pixels.std()), rel=1e-5)
+    plain, _ = train_model(tiny_cache, tiny_split, TRAIN)
+    assert (plain["model_config"]["input_mean"], plain["model_config"]["input_std"]) == (0.0, 1.0)
+
+
+def test_tta_averages_the_probabilities_of_the_shifted_images() -> None:
+    # A linear model sees where every pixel is, so each shifted copy scores differently.
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 5))
+    images = (glyphs(3) * 255).to(torch.uint8)
+    averaged = predict_logits(model, images, 2, "fp32", tta=True)
+    assert averaged.shape == (3, 5)
+    with torch.no_grad():
+        inputs = images.float() / 255
+        expected = sum(model(shift_batch(inputs, dy, dx)).softmax(1) for dy, dx in TTA_SHIFTS) / len(TTA_SHIFTS)
+    assert torch.allclose(averaged.exp(), expected, atol=1e-5)
+    assert not torch.allclose(averaged.exp(), predict_logits(model, images, 2, "fp32").softmax(1), atol=1e-4)
+
+
+def test_a_shift_moves_the_image_and_fills_with_background() -> None:
+    image = torch.ones(1, 1, 4, 4)
+    image[0, 0, 0, 0] = 0.0
+    moved = shift_batch(image, 1, 1)
+    assert moved[0, 0, 1, 1] == 0.0 and moved.sum() == 15.0
+    assert shift_batch(image, -1, 0).sum() == 16.0, "moved out of the picture, leaving background"
+
+
+class StopAfter(CheckpointStore):
+    """Saves like the real store, then interrupts training after ``epoch``."""
+
+    def __init__(self, path: Path, epoch: int) -> None:
+        super().__init__(path)
+        self.stop_epoch = epoch
+
+    def save(self, state: dict) -> None:
+        super().save(state)
+        if state["epoch"] == self.stop_epoch:
+            raise KeyboardInterrupt
+
+
+def test_resume_with_every_option_equals_an_uninterrupted_run(tiny_cache: dict, tmp_path: Path) -> None:
+    params = {**TUNED, "epochs": 3}
+    train, val = split_of(tiny_cache)
+
+    def new_model() -> torch.nn.Module:
+        torch.manual_seed(0)
+        return build_model(ResNetConfig(num_classes=6, dropout=0.1, **SLIM))
+
+    torch.manual_seed(1)
+    whole = fit(new_model(), train, val, TrainConfig.from_params(params), CheckpointStore(tmp_path / "whole.pt"))
+    torch.manual_seed(1)
+    with pytest.raises(KeyboardInterrupt):
+        fit(new_model(), train, val, TrainConfig.from_params(params), StopAfter(tmp_path / "cut.pt", 1))
+    torch.manual_seed(123)  # whatever happened in between, the checkpoint restores the random state
+    resumed = fit(new_model(), train, val, TrainConfig.from_params({**params, "resume": True}), CheckpointStore(tmp_path / "cut.pt"))
+
+    strip = lambda rows: [{k: v for k, v in row.items() if "seconds" not in k} for row in rows]  # noqa: E731
+    assert strip(resumed.history) == strip(whole.history)
+    assert all(torch.equal(a, b) for a, b in zip(resumed.model.state_dict().values(), whole.model.state_dict().values()))
+
+
+def test_a_scheduled_run_refuses_to_resume_with_other_epochs(tiny_cache: dict, tmp_path: Path) -> None:
+    params = {**TRAIN, "epochs": 2, "schedule": "cosine"}
+    train, val = split_of(tiny_cache)
+    with pytest.raises(KeyboardInterrupt):
+        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params(params), StopAfter(tmp_path / "c.pt", 1))
+    with pytest.raises(ValueError, match="made with other settings"):
+        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val,
+            TrainConfig.from_params({**params, "epochs": 5, "resume": True}), CheckpointStore(tmp_path / "c.pt"))
+
+
+def test_experiment_parameters_merge_over_train_key_by_key() -> None:
+    train = {"epochs": 50, "lr": 0.001, "augment": {"rotate": 10, "scale": 0.1}, "model": {"hidden_units": [256, 128]}}
+    merged = merge_train_params(train, {"epochs": 3, "augment": {"rotate": 0}})
+    assert merged == {"epochs": 3, "lr": 0.001, "augment": {"rotate": 0, "scale": 0.1}, "model": {"hidden_units": [256, 128]}}
+    assert train["epochs"] == 50 and train["augment"]["rotate"] == 10, "the inputs are not changed"
+    assert merge_train_params(train, None) == train
+
+
+def test_case_folded_accuracy_counts_a_wrong_case_as_right() -> None:
+    table = pd.DataFrame({"true": ["o", "S", "x", "1"], "predicted": ["O", "S", "y", "l"]})
+    assert case_folded_accuracy(table, ["1", "O", "S", "l", "o", "s", "x", "y"]) == pytest.approx(0.5)
+    assert case_folded_accuracy(table.iloc[:0], list("0123")) is None
