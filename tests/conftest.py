@@ -12,11 +12,30 @@ from playing_with_mnist.data.archive import CharacterArchive
 from playing_with_mnist.data.synthetic import write_demo_zip
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val
 
+from .browser import INSTALL_HINT, REQUIRE_BROWSER_VARIABLE, browser_required, find_chromium
 from .params import PREPROCESS, SPLIT
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Tests marked ``browser`` skip where Chromium is missing, or fail there if ``REQUIRE_BROWSER=1`` (CI)."""
+    if item.get_closest_marker("browser") is None or find_chromium() is not None:
+        return
+    if browser_required():
+        pytest.fail(f"Chromium is missing and {REQUIRE_BROWSER_VARIABLE}=1 requires the browser tests: {INSTALL_HINT}",
+                    pytrace=False)
+    pytest.skip(f"Chromium is missing: {INSTALL_HINT}; {REQUIRE_BROWSER_VARIABLE}=1 (set by .ci/run) makes this a failure")
+
+
+@pytest.fixture
+def chromium() -> Path:
+    """The Chromium executable (browser tests only: the hook above has checked that it is there)."""
+    found = find_chromium()
+    assert found is not None, "mark the test with @pytest.mark.browser"
+    return found
 
 
 @pytest.fixture(scope="session")

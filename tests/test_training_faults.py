@@ -9,13 +9,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import torch
 import yaml
 from torch import nn
 
-from playing_with_mnist.datasets import CheckpointStore, TorchObjectDataset
-from playing_with_mnist.datasets.files import JSONDataset
+from playing_with_mnist.datasets import CheckpointStore, CSVDataset, JSONDataset, MarkdownReportDataset, TorchObjectDataset
 from playing_with_mnist.models import ResNetConfig, build_model
 from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.engine import NonFiniteLossError
@@ -28,8 +28,6 @@ TINY_TRAIN = {**TRAIN, "epochs": 4}
 
 
 def history_of(project: Path) -> list[dict]:
-    import pandas as pd
-
     frame = pd.read_csv(latest(project, "training_history.csv"))
     return frame.drop(columns=["seconds", "train_seconds"]).to_dict("records")
 
@@ -108,8 +106,10 @@ def test_a_nan_loss_stops_the_run_naming_its_batch_and_keeps_the_last_good_check
 
 @pytest.mark.parametrize("make", [
     lambda path: (TorchObjectDataset(str(path)), {"a": torch.ones(3)}, {"a": torch.zeros(3)}),
-    lambda path: (JSONDataset(str(path)), {"v": 1}, {"v": 2}),
-])
+    lambda path: (JSONDataset(filepath=str(path)), {"v": 1}, {"v": 2}),
+    lambda path: (CSVDataset(filepath=str(path)), pd.DataFrame({"v": [1]}), pd.DataFrame({"v": [2, 3]})),
+    lambda path: (MarkdownReportDataset(filepath=str(path)), "# first ü\n", "# second\n"),
+], ids=["torch", "json", "csv", "markdown"])
 def test_an_interrupted_save_leaves_the_previous_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make) -> None:
     dataset, first, second = make(tmp_path / "artifact")
     dataset.save(first)
@@ -122,7 +122,10 @@ def test_an_interrupted_save_leaves_the_previous_file_intact(tmp_path: Path, mon
         dataset.save(second)
     monkeypatch.undo()
     loaded = dataset.load()
-    assert (torch.equal(loaded["a"], first["a"]) if "a" in first else loaded == first)
+    if isinstance(first, pd.DataFrame):
+        pd.testing.assert_frame_equal(loaded, first)
+    else:
+        assert (torch.equal(loaded["a"], first["a"]) if "a" in first else loaded == first)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["artifact"]
 
 

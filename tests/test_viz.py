@@ -4,6 +4,13 @@
   pipelines, the task nodes and the dataset edges that chain preprocess -> train -> report.
 * ``kedro viz run`` served to headless Chromium: the rendered page draws those nodes and edges in
   the graph (not only in the side list); a screenshot lands in ``test-artifacts/viz.png``.
+* After a tiny run, a click on a figure node and on a table node opens Kedro-Viz's side panel
+  with the preview of the run's file: the PNG itself, the CSV's first rows
+  (``test-artifacts/viz-preview-<dataset>.png``). Chromium is driven over the DevTools protocol
+  (``tests/browser.py``).
+
+Browser tests skip where there is no Chromium (``apt-get install -y chromium``); with
+``REQUIRE_BROWSER=1``, as ``.ci/run`` sets it, they fail instead (``conftest.py``).
 
 Node ids in Kedro-Viz are hashes, so everything is matched through node names. Assertions are
 inclusions, so more nodes may be added to the pipelines without breaking these tests.
@@ -11,25 +18,32 @@ inclusions, so more nodes may be added to the pipelines without breaking these t
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import random
 import shutil
-import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
+from .browser import FLAGS as CHROMIUM_FLAGS
+from .browser import DevToolsPage, stop_group
 from .conftest import PROJECT_ROOT
+from .params import TRAIN
+from .test_project_run import latest, run_session
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 
 PIPELINES = {"preprocess", "train", "report", "__default__"}
@@ -72,17 +86,15 @@ RENDERED_EDGES = {
     ("training_history", "plot_loss"),
 }
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-    "--hide-scrollbars",
-]
+# Datasets whose side-panel preview the browser test opens: name -> Kedro-Viz preview kind.
+PREVIEWS = {"loss_graph": "image", "training_history": "table"}
+# Previews the server must offer after a run (GET /api/nodes/<id>): name -> preview type.
+API_PREVIEWS = {
+    "loss_graph": "ImagePreview",
+    "confusion_matrix": "ImagePreview",
+    "training_history": "TablePreview",
+    "training_metrics": "JSONPreview",
+}
 
 
 def _env() -> dict[str, str]:
@@ -92,31 +104,6 @@ def _env() -> dict[str, str]:
 def _pretty(name: str) -> str:
     """Kedro-Viz's "pretty name" form: ``build_image_cache`` -> ``Build Image Cache``."""
     return " ".join(word.capitalize() for word in name.replace("-", "_").split("_"))
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    """Stop a process started with ``start_new_session=True`` and everything in its group."""
-    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            break
-        try:
-            process.wait(timeout=wait_s)
-        except subprocess.TimeoutExpired:
-            continue
-        # The leader is gone; children (multiprocessing workers) may still be in the group.
-        deadline = time.monotonic() + wait_s
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(process.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.1)
-    try:  # last resort for stragglers of the group
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 # --------------------------------------------------------------------------- kedro viz build
@@ -215,13 +202,13 @@ def _wait_for_http(url: str, server: subprocess.Popen, log: Path, timeout_s: flo
     pytest.fail(f"kedro viz run did not answer on {url} within {timeout_s:.0f} s:\n{log.read_text(errors='replace')}")
 
 
-def _render(url: str, workdir: Path, budget_ms: int, started: list[subprocess.Popen]) -> tuple[str, Path]:
+def _render(chromium: Path, url: str, workdir: Path, budget_ms: int, started: list[subprocess.Popen]) -> tuple[str, Path]:
     """One headless Chromium run: DOM after ``budget_ms`` of virtual time, and a screenshot."""
     shot = workdir / f"viz-{budget_ms}.png"
     profile = workdir / f"profile-{budget_ms}"
-    chromium = subprocess.Popen(
+    process = subprocess.Popen(
         [
-            str(CHROMIUM),
+            str(chromium),
             *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             "--window-size=1600,1000",
@@ -235,50 +222,55 @@ def _render(url: str, workdir: Path, budget_ms: int, started: list[subprocess.Po
         text=True,
         start_new_session=True,
     )
-    started.append(chromium)
+    started.append(process)
     try:
-        dom, errors = chromium.communicate(timeout=45)
+        dom, errors = process.communicate(timeout=45)
     except subprocess.TimeoutExpired:
-        _stop_group(chromium)
+        stop_group(process)
         pytest.fail(f"headless Chromium did not finish rendering {url} within 45 s")
-    assert chromium.returncode == 0, f"Chromium exited with {chromium.returncode}:\n{errors[-3000:]}"
+    assert process.returncode == 0, f"Chromium exited with {process.returncode}:\n{errors[-3000:]}"
     return dom, shot
+
+
+@contextmanager
+def _viz_server(project: Path, workdir: Path) -> Iterator[str]:
+    """``kedro viz run`` on ``project`` at a free port; yields its URL once it serves the graph."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    log = workdir / "kedro-viz.log"
+    with log.open("w") as log_file:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "kedro", "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            env=_env(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_for_http(url, server, log)
+        _wait_for_http(url + "api/main", server, log)
+        yield url
+    finally:
+        stop_group(server)
 
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_viz_run_renders_graph_in_chromium(project_copy: Path, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `apt-get install -y chromium` (CI installs it in .ci/run)")
-
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    log = tmp_path / "kedro-viz.log"
+def test_viz_run_renders_graph_in_chromium(project_copy: Path, tmp_path: Path, chromium: Path) -> None:
     started: list[subprocess.Popen] = []
     shot: Path | None = None
     try:
-        with log.open("w") as log_file:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "kedro", "viz", "run", "--no-browser", "--host", "127.0.0.1", "--port", str(port)],
-                cwd=project_copy,
-                env=_env(),
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        started.append(server)
-        _wait_for_http(url, server, log)
-        _wait_for_http(url + "api/main", server, log)
-
-        wanted_labels = {name: {name, _pretty(name)} for name in RENDERED_NAMES}
-        for budget_ms in (15_000, 30_000):  # a second, longer try if the first was too quick
-            dom, shot = _render(url, tmp_path, budget_ms, started)
-            graph = _GraphParser()
-            graph.feed(dom)
-            labels = {label.strip() for label in graph.labels}
-            missing = [name for name, forms in wanted_labels.items() if not forms & labels]
-            if not missing:
-                break
+        with _viz_server(project_copy, tmp_path) as url:
+            wanted_labels = {name: {name, _pretty(name)} for name in RENDERED_NAMES}
+            for budget_ms in (15_000, 30_000):  # a second, longer try if the first was too quick
+                dom, shot = _render(chromium, url, tmp_path, budget_ms, started)
+                graph = _GraphParser()
+                graph.feed(dom)
+                labels = {label.strip() for label in graph.labels}
+                missing = [name for name, forms in wanted_labels.items() if not forms & labels]
+                if not missing:
+                    break
         assert not missing, (
             f"the Kedro-Viz graph did not draw {missing}; it drew {sorted(labels)} "
             f"(page: {len(dom)} characters, screenshot: {shot})"
@@ -294,7 +286,115 @@ def test_viz_run_renders_graph_in_chromium(project_copy: Path, tmp_path: Path) -
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     finally:
         for process in reversed(started):
-            _stop_group(process)
+            stop_group(process)
         if shot is not None and shot.is_file():  # kept on failure too: it shows what the page looked like
             ARTIFACTS.mkdir(exist_ok=True)
             shutil.copyfile(shot, ARTIFACTS / "viz.png")
+
+
+# --------------------------------------------------------------------------- side-panel previews
+
+# Where the flowchart drew a dataset node, once it has stopped moving, and what a click there hits.
+_NODE_AT = """(() => {{
+  const node = [...document.querySelectorAll('g.pipeline-node')]
+    .find(g => g.getAttribute('data-node-fullname') === {name});
+  if (!node) return null;
+  const box = (node.querySelector('.pipeline-node__bg') || node).getBoundingClientRect();
+  if (!box.width || !box.height) return null;
+  const x = Math.round(box.left + box.width / 2), y = Math.round(box.top + box.height / 2);
+  const hit = document.elementFromPoint(x, y);
+  const hitNode = hit && hit.closest('g.pipeline-node');
+  const on = hitNode ? hitNode.getAttribute('data-node-fullname')
+                     : (hit ? hit.tagName + ' ' + (hit.getAttribute('class') || '') : 'nothing');
+  return {{x, y, on}};
+}})()"""
+# What the side panel shows: its title and the preview, once there is one.
+_PANEL = """(() => {{
+  const panel = document.querySelector('.pipeline-metadata');
+  if (!panel) return null;
+  const title = (panel.querySelector('.pipeline-metadata__title') || {{}}).textContent || '';
+  if ({kind!r} === 'image') {{
+    const img = panel.querySelector('img.pipeline-metadata__plot-image');
+    if (!img || !img.complete || !img.naturalWidth) return null;
+    return {{title, src: img.getAttribute('src'), width: img.naturalWidth, height: img.naturalHeight}};
+  }}
+  const table = panel.querySelector('table.preview-table');
+  if (!table) return null;
+  return {{title,
+           header: [...table.querySelectorAll('th')].map(th => th.textContent),
+           rows: [...table.querySelectorAll('tr.preview-table__row')]
+             .map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent))}};
+}})()"""
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def _same_cell(shown: str, value: object) -> bool:
+    """A table cell as Kedro-Viz prints it (JavaScript ``String``) against the CSV's value."""
+    if isinstance(value, (int, float)):
+        return float(shown) == pytest.approx(float(value), rel=1e-9)
+    return shown == str(value)
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.load(response)
+
+
+def _check_api_previews(url: str) -> None:
+    """``kedro viz run`` offers a preview of each dataset in :data:`API_PREVIEWS`, of the right type."""
+    ids = {node["name"]: node["id"] for node in _get_json(url + "api/main")["nodes"]}
+    for name, preview_type in API_PREVIEWS.items():
+        metadata = _get_json(f"{url}api/nodes/{ids[name]}")
+        assert metadata.get("preview_type") == preview_type and metadata.get("preview"), (
+            f"{name}: preview_type {metadata.get('preview_type')!r}, preview {str(metadata.get('preview'))[:200]!r}")
+
+
+def _check_image_preview(panel: dict, project: Path, name: str) -> None:
+    """The side panel shows the PNG this run saved for ``name``, decoded by the browser."""
+    saved = latest(project, f"{name}.png").read_bytes()
+    assert panel["src"] == "data:image/png;base64," + base64.b64encode(saved).decode(), (
+        f"the {name} preview is not the run's {name}.png")
+    assert (panel["width"], panel["height"]) == _png_size(saved)
+
+
+def _check_table_preview(panel: dict, project: Path, name: str) -> None:
+    """The side panel shows the CSV's columns and its first rows, cell by cell."""
+    table = pd.read_csv(latest(project, f"{name}.csv"))
+    assert panel["header"] == list(table.columns)
+    expected = table.head(5).values.tolist()
+    assert len(panel["rows"]) == len(expected) > 0, f"{name}: {panel['rows']} against {expected}"
+    for shown_row, row in zip(panel["rows"], expected):
+        assert all(_same_cell(shown, value) for shown, value in zip(shown_row, row, strict=True)), (
+            f"{name}: row {shown_row} against {row}")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_viz_run_previews_a_figure_and_a_table_in_the_side_panel(
+    project_copy: Path, tiny_zip: Path, tmp_path: Path, chromium: Path
+) -> None:
+    run_session(project_copy, ["preprocess", "train", "report"], raw_zip=str(tiny_zip), train=TRAIN)
+    checks = {"image": _check_image_preview, "table": _check_table_preview}
+    with _viz_server(project_copy, tmp_path) as url, \
+            DevToolsPage(chromium, tmp_path / "profile", tmp_path / "chromium.log") as page:
+        _check_api_previews(url)
+        for name, kind in PREVIEWS.items():
+            shot = ARTIFACTS / f"viz-preview-{name}.png"
+            try:
+                page.navigate(url)
+                spot = page.wait_for(_NODE_AT.format(name=json.dumps(name)), timeout_s=60, stable=True)
+                assert spot, f"Kedro-Viz did not draw the {name} node within 60 s"
+                assert spot["on"] == name, f"a click on the {name} node would hit {spot['on']!r}"
+                page.click(spot["x"], spot["y"])
+                panel = page.wait_for(_PANEL.format(kind=kind), timeout_s=30)
+                assert panel, f"no {kind} preview in the side panel after clicking {name}"
+                assert panel["title"].strip() in {name, _pretty(name)}, f"the side panel shows {panel['title']!r}"
+                checks[kind](panel, project_copy, name)
+            finally:  # kept on failure too: it shows what the page looked like
+                page.screenshot(shot)
+            assert _png_size(shot.read_bytes())[0] > 0

@@ -6,17 +6,20 @@ import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 
 @contextmanager
-def atomic_write(path: Path | str, mode: str = "wb") -> Iterator[IO]:
-    """Yield a temporary file beside ``path``; rename it over ``path`` only on success."""
+def atomic_write(path: Path | str, mode: str = "wb", **open_kwargs: Any) -> Iterator[IO]:
+    """Yield a temporary file beside ``path``; rename it over ``path`` only on success.
+
+    ``open_kwargs`` (``encoding``, ``newline``, ...) are those of :func:`open` for text modes.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
-        with os.fdopen(handle, mode) as stream:
+        with os.fdopen(handle, mode, **open_kwargs) as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())

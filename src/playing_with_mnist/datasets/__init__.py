@@ -1,20 +1,18 @@
-"""Kedro datasets of this project; the catalog names them by their full dotted path."""
+"""Kedro datasets of this project; the catalog names them by their full dotted path.
 
+Reports and tables are kedro-datasets' classes with atomic saves (:mod:`.atomic_files`); the
+rest are what kedro-datasets has nothing for: the character zips, MNIST, torch caches and models.
+"""
+
+from .atomic_files import CSVDataset, JSONDataset, MarkdownReportDataset, MatplotlibDataset, TextDataset
 from .character_archive import CharacterArchiveDataset, NoisyDigitArchiveDataset
 from .checkpoint_store import CheckpointStore, CheckpointStoreDataset
-from .files import (
-    AtomicFileDataset,
-    CSVDataset,
-    FigureDataset,
-    JSONDataset,
-    MarkdownReportDataset,
-    TorchObjectDataset,
-)
 from .image_source import ImageSourceDataset
 from .mnist import MnistDataset
+from .torch_object import TorchObjectDataset
 
 __all__ = [
-    "AtomicFileDataset", "CSVDataset", "CharacterArchiveDataset", "CheckpointStore", "CheckpointStoreDataset",
-    "FigureDataset", "ImageSourceDataset", "JSONDataset", "MarkdownReportDataset", "MnistDataset",
-    "NoisyDigitArchiveDataset", "TorchObjectDataset",
+    "CSVDataset", "CharacterArchiveDataset", "CheckpointStore", "CheckpointStoreDataset", "ImageSourceDataset",
+    "JSONDataset", "MarkdownReportDataset", "MatplotlibDataset", "MnistDataset", "NoisyDigitArchiveDataset",
+    "TextDataset", "TorchObjectDataset",
 ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from .files import TorchObjectDataset
+from .torch_object import TorchObjectDataset
 
 
 class CheckpointStore:

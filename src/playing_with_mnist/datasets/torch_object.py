@@ -1,0 +1,65 @@
+"""Tensors, models and checkpoints as versioned ``torch.save`` files, saved atomically.
+
+kedro-datasets has nothing that fits: its ``PyTorchDataset`` holds only a module's state dict,
+while the project's caches and models are dicts of tensors and plain values. Saves go through a
+temporary file renamed into place, so an interrupted save never leaves a half-written file where
+a reader (or ``catalog.load`` of the latest version) would find it.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import torch
+from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
+
+from playing_with_mnist.data.atomic import atomic_write
+
+
+class TorchObjectDataset(AbstractVersionedDataset[Any, Any]):
+    """A dict of tensors and plain values (``torch.save``), loaded with ``weights_only=True``.
+
+    No pickled code is ever executed on load, so a model file someone sends you cannot
+    run anything. ``missing_ok: true`` loads ``None`` when there is no file yet.
+    """
+
+    def __init__(self, filepath: str, version: Version | None = None, missing_ok: bool = False,
+                 metadata: dict | None = None) -> None:
+        super().__init__(filepath=PurePosixPath(filepath), version=version)
+        self._missing_ok = missing_ok
+        self.metadata = metadata
+
+    def _path(self, for_save: bool) -> Path:
+        if not self._version:
+            return Path(str(self._filepath))
+        return Path(str(self._get_save_path() if for_save else self._get_load_path()))
+
+    def load(self) -> Any:
+        try:
+            path = self._path(for_save=False)
+            data = path.read_bytes()
+        except (FileNotFoundError, DatasetError):
+            if self._missing_ok:
+                return None
+            raise DatasetError(f"{self._filepath} does not exist yet: run the pipeline that makes it first") from None
+        try:
+            return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise DatasetError(f"{path} cannot be read ({error}); delete it and run the pipeline that makes it again") from error
+
+    def save(self, data: Any) -> None:
+        buffer = io.BytesIO()
+        torch.save(data, buffer)
+        with atomic_write(self._path(for_save=True)) as stream:
+            stream.write(buffer.getvalue())
+
+    def _exists(self) -> bool:
+        try:
+            return self._path(for_save=False).exists()
+        except DatasetError:
+            return False
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "version": self._version}
