@@ -3,11 +3,14 @@
 import warnings
 
 from playing_with_mnist.hooks import MissingInputsHooks, RunEnvironmentHooks
+from playing_with_mnist.tracking import TrainingTrackingHooks
 
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 marks deprecated; it is not ours to fix.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
-HOOKS = (RunEnvironmentHooks(), MissingInputsHooks())
+# kedro-mlflow's own hook (one MLflow run per `kedro run`) registers itself as a plugin;
+# TrainingTrackingHooks keeps its store in the project and adds a run per training.
+HOOKS = (RunEnvironmentHooks(), MissingInputsHooks(), TrainingTrackingHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
