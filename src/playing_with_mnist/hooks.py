@@ -25,7 +25,7 @@ class MissingInputsHooks:
     this check it would fail in the middle of the run with a bare "file not found".
     """
 
-    @hook_impl
+    @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that this check would leave running
     def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
         from playing_with_mnist.pipeline_registry import ON_DEMAND, all_pipelines
 

@@ -130,6 +130,7 @@ class TrainingTrackingHooks:
         self.context_tags: dict[str, str] = {}
         self.recipe = "seed"
         self.outer_run: str | None = None      # a run the caller opened before the session: left open
+        self.session_runs: set[str] = set()      # the runs kedro-mlflow opened for this process's sessions
         self.open_runs: dict[str, str] = {}      # training node name -> MLflow run id, while it trains
         self.training_runs: dict[str, str] = {}  # namespace -> MLflow run id of its finished training
 
@@ -141,6 +142,10 @@ class TrainingTrackingHooks:
         # kedro-mlflow's hook is one object per process and keeps the last session's run id,
         # which it reopens before every node even where this session tracks nothing.
         mlflow_hook.run_id = None
+        # A run an earlier session of this process opened and could not close (it stopped in a
+        # hook before its pipeline ran) is ended as failed, not continued.
+        while (active := mlflow.active_run()) is not None and active.info.run_id in self.session_runs:
+            mlflow.end_run("FAILED")
         self.outer_run = active.info.run_id if (active := mlflow.active_run()) is not None else None
         loader = context.config_loader
         loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])
@@ -178,6 +183,13 @@ class TrainingTrackingHooks:
             from mlflow.tracking import MlflowClient
 
             self.client = MlflowClient(tracking_uri=server["mlflow_tracking_uri"])
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        import mlflow
+
+        if self.enabled and (active := mlflow.active_run()) is not None and active.info.run_id != self.outer_run:
+            self.session_runs.add(active.info.run_id)
 
     # ---- one nested run per training -------------------------------------------------------------
 
