@@ -89,3 +89,19 @@ def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy:
     for name in ("noise_matrix.png", "wrong_label_share.png", "folder_samples.png", "accuracy_curves.png", "results.md",
                  "cleaning_summary.json", "wrong_label_share.csv"):
         assert latest(reports, name, "").stat().st_size > 0
+
+    # Every training of the three kedro runs is its own MLflow run, nested under its kedro run.
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("playing_with_mnist").experiment_id])
+    trainings = sorted(r.data.tags["training"] for r in runs if "training" in r.data.tags)
+    assert trainings == sorted(["task1", "mnist_transfer.digits", "mnist_transfer.scratch", "mnist_transfer.pretrained",
+                                "noisy_labels.scratch", "noisy_labels.from_task1", "noisy_labels.from_task2",
+                                "noisy_labels.cleaned"])
+    parents = {r.info.run_id: r.info.run_name for r in runs if "training" not in r.data.tags}
+    by_name = {r.data.tags["training"]: r for r in runs if "training" in r.data.tags}
+    assert parents[by_name["mnist_transfer.scratch"].data.tags["mlflow.parentRunId"]] == "mnist_transfer"
+    assert parents[by_name["noisy_labels.cleaned"].data.tags["mlflow.parentRunId"]] == "noisy_labels"
+    assert by_name["mnist_transfer.scratch"].data.params["train.epochs"] == "2"
+    assert len(client.get_metric_history(by_name["mnist_transfer.pretrained"].info.run_id, "val_accuracy")) == 2
