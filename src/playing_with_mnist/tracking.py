@@ -17,7 +17,6 @@ The store is the project's SQLite file (``mlflow.db``) and artifacts on disk
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
 import re
@@ -328,12 +327,7 @@ def _log_object(client: Any, run_id: str, data: Any, file_name: str) -> None:
     import matplotlib.figure
 
     if isinstance(data, matplotlib.figure.Figure):
-        buffer = io.BytesIO()
-        data.savefig(buffer, format="png", dpi=110)
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / Path(file_name).name
-            path.write_bytes(buffer.getvalue())
-            client.log_artifact(run_id, str(path), artifact_path=str(Path(file_name).parent) if "/" in file_name else None)
+        client.log_figure(run_id, data, file_name, save_kwargs={"dpi": 110})
     elif isinstance(data, str):
         # The document links the same run's figures by their catalog paths; in MLflow they sit beside it.
         client.log_text(run_id, re.sub(r"(?:\.\./)+([^/()]+)/\{save_version\}/\1", r"\1", data), file_name)
