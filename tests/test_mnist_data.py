@@ -23,14 +23,13 @@ from playing_with_mnist.data.idx import (
     read_mnist,
     write_idx,
 )
-from playing_with_mnist.data.synthetic_mnist import (
+from playing_with_mnist.demo.mnist import render_digits, write_mnist_demo
+from playing_with_mnist.demo.noisy_digits import (
     CONFUSIONS,
     flip_labels,
     label_permutation,
     noise_matrix,
     noisy_label_truth,
-    render_digits,
-    write_mnist_demo,
     write_noisy_label_zip,
 )
 

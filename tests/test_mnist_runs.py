@@ -12,7 +12,7 @@ import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from playing_with_mnist.data.synthetic import write_demo_zip
+from playing_with_mnist.demo.characters import write_demo_zip
 
 from .test_project_run import latest, run_session
 

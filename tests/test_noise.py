@@ -9,22 +9,26 @@ import numpy as np
 import pytest
 import torch
 
-from playing_with_mnist.data.synthetic_mnist import flip_labels, label_permutation, noise_matrix
+from playing_with_mnist.demo.noisy_digits import flip_labels, label_permutation, noise_matrix
 from playing_with_mnist.noise import (
     apply_label_policy,
-    clean_labels,
     empirical_noise_matrix,
     flag_suspect_labels,
     matrix_difference,
     noise_matrix_estimate,
-    plot_folder_grid,
-    plot_noise_matrices,
-    plot_wrong_share,
     wrong_label_share,
 )
+from playing_with_mnist.noise_figures import plot_folder_grid, plot_noise_matrices, plot_wrong_share
 
 SEED = 4
 DIGITS = [str(d) for d in range(10)]
+
+
+def clean_labels(given: object, probabilities: object, policy: str, loss_threshold: float,
+                 min_confidence: float) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The cleaning step of the noisy_labels pipeline: flag, then apply the policy."""
+    suspect = flag_suspect_labels(given, probabilities, loss_threshold, min_confidence)
+    return apply_label_policy(given, probabilities, suspect, policy)
 
 
 def noisy_sample(per_class: int = 2000, error_rate: float = 0.03, noise_rate: float = 0.3,

@@ -115,9 +115,9 @@ def test_tuned_recipe_runs_train_report_predict_and_evaluate(project_copy: Path,
 
 def test_train_after_preprocess_decodes_nothing(project_copy: Path, tiny_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_session(project_copy, ["preprocess"], raw_zip=str(tiny_zip))
-    import playing_with_mnist.pipelines.preprocess.nodes as preprocess_nodes
+    import playing_with_mnist.data.model_input as model_input
 
-    monkeypatch.setattr(preprocess_nodes, "_decode_all", lambda *a, **k: pytest.fail("train decoded an image"))
+    monkeypatch.setattr(model_input, "decode_many", lambda *a, **k: pytest.fail("train decoded an image"))
     run_session(project_copy, ["train"], raw_zip=str(tiny_zip), **SMALL_TRAIN)
     assert latest(project_copy, "resnet.pt", "data/06_models").exists()
 

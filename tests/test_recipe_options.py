@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from playing_with_mnist.datasets import CheckpointStore
-from playing_with_mnist.evaluation import case_folded_accuracy
+from playing_with_mnist.datasets import CheckpointFile
+from playing_with_mnist.scoring import case_folded_accuracy
 from playing_with_mnist.models import ResNetConfig, build_model
 from playing_with_mnist.pipelines.train.nodes import train_model
 from playing_with_mnist.training.augment import TTA_SHIFTS, AugmentConfig, augment_batch, shift_batch
@@ -136,7 +136,7 @@ def split_of(cache: dict) -> tuple:
 
 def test_ema_weights_are_validated_and_saved(tiny_cache: dict, tmp_path: Path) -> None:
     config = TrainConfig.from_params({**TRAIN, "epochs": 2, "ema_decay": 0.9})
-    store = CheckpointStore(tmp_path / "last.pt")
+    store = CheckpointFile(tmp_path / "last.pt")
     result = fit(build_model(ResNetConfig(num_classes=6, **SLIM)), *split_of(tiny_cache), config, store)
     state = store.load()
     raw, averaged, saved = state["model"], state["ema"]["module"], result.model.state_dict()
@@ -177,7 +177,7 @@ def test_a_shift_moves_the_image_and_fills_with_background() -> None:
     assert shift_batch(image, -1, 0).sum() == 16.0, "moved out of the picture, leaving background"
 
 
-class StopAfter(CheckpointStore):
+class StopAfter(CheckpointFile):
     """Saves like the real store, then interrupts training after ``epoch``."""
 
     def __init__(self, path: Path, epoch: int) -> None:
@@ -199,12 +199,12 @@ def test_resume_with_every_option_equals_an_uninterrupted_run(tiny_cache: dict, 
         return build_model(ResNetConfig(num_classes=6, dropout=0.1, **SLIM))
 
     torch.manual_seed(1)
-    whole = fit(new_model(), train, val, TrainConfig.from_params(params), CheckpointStore(tmp_path / "whole.pt"))
+    whole = fit(new_model(), train, val, TrainConfig.from_params(params), CheckpointFile(tmp_path / "whole.pt"))
     torch.manual_seed(1)
     with pytest.raises(KeyboardInterrupt):
         fit(new_model(), train, val, TrainConfig.from_params(params), StopAfter(tmp_path / "cut.pt", 1))
     torch.manual_seed(123)  # whatever happened in between, the checkpoint restores the random state
-    resumed = fit(new_model(), train, val, TrainConfig.from_params({**params, "resume": True}), CheckpointStore(tmp_path / "cut.pt"))
+    resumed = fit(new_model(), train, val, TrainConfig.from_params({**params, "resume": True}), CheckpointFile(tmp_path / "cut.pt"))
 
     strip = lambda rows: [{k: v for k, v in row.items() if "seconds" not in k} for row in rows]  # noqa: E731
     assert strip(resumed.history) == strip(whole.history)
@@ -218,7 +218,7 @@ def test_a_scheduled_run_refuses_to_resume_with_other_epochs(tiny_cache: dict, t
         fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params(params), StopAfter(tmp_path / "c.pt", 1))
     with pytest.raises(ValueError, match="made with other settings"):
         fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val,
-            TrainConfig.from_params({**params, "epochs": 5, "resume": True}), CheckpointStore(tmp_path / "c.pt"))
+            TrainConfig.from_params({**params, "epochs": 5, "resume": True}), CheckpointFile(tmp_path / "c.pt"))
 
 
 def test_experiment_parameters_merge_over_train_key_by_key() -> None:

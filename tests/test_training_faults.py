@@ -15,7 +15,7 @@ import torch
 import yaml
 from torch import nn
 
-from playing_with_mnist.datasets import CheckpointStore, CSVDataset, JSONDataset, MarkdownReportDataset, TorchObjectDataset
+from playing_with_mnist.datasets import CheckpointFile, CSVDataset, JSONDataset, MarkdownReportDataset, TorchObjectDataset
 from playing_with_mnist.models import ResNetConfig, build_model
 from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.engine import NonFiniteLossError
@@ -43,14 +43,14 @@ def test_a_killed_run_resumes_to_the_same_result(project_copy: Path, tiny_zip: P
         import os, signal
         from kedro.framework.session import KedroSession
         from kedro.framework.startup import bootstrap_project
-        from playing_with_mnist.datasets import CheckpointStore
+        from playing_with_mnist.datasets import CheckpointFile
 
-        save = CheckpointStore.save
+        save = CheckpointFile.save
         def save_then_die(self, state):
             save(self, state)
             if state["epoch"] == 2:
                 os.kill(os.getpid(), signal.SIGKILL)
-        CheckpointStore.save = save_then_die
+        CheckpointFile.save = save_then_die
         bootstrap_project({str(project_copy)!r})
         with KedroSession.create(project_path={str(project_copy)!r}, runtime_params={{"raw_zip": {raw!r}}}) as session:
             session.run(pipeline_names=["train", "report"])
@@ -97,7 +97,7 @@ def test_a_nan_loss_stops_the_run_naming_its_batch_and_keeps_the_last_good_check
     config = TrainConfig.from_params(TINY_TRAIN)
     model = build_model(ResNetConfig(num_classes=6, block_channels=(8, 8, 16, 16, 16), hidden_units=(16, 8)))
     images, labels = tiny_cache["images"], tiny_cache["labels"]
-    store = CheckpointStore(tmp_path / "last.pt")
+    store = CheckpointFile(tmp_path / "last.pt")
     batches = (30 + config.batch_size - 1) // config.batch_size
     with pytest.raises(NonFiniteLossError, match=r"epoch 2, batch 2; lower train.lr"):
         fit(NaNAtEpoch(model, batches, bad_epoch=2), (images[:30], labels[:30]), (images[30:], labels[30:]), config, store)
@@ -130,7 +130,7 @@ def test_an_interrupted_save_leaves_the_previous_file_intact(tmp_path: Path, mon
 
 
 def test_an_interrupted_checkpoint_leaves_the_previous_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    store = CheckpointStore(tmp_path / "last.pt")
+    store = CheckpointFile(tmp_path / "last.pt")
     store.save({"epoch": 1})
     monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):
@@ -149,4 +149,4 @@ def test_checkpoints_and_models_refuse_pickled_code(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="cannot be read"):
         TorchObjectDataset(str(path)).load()
     with pytest.raises(Exception, match="cannot be read as a checkpoint"):
-        CheckpointStore(path).load()
+        CheckpointFile(path).load()

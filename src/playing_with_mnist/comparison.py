@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
-from playing_with_mnist.reporting import STYLE, new_figure
+from playing_with_mnist.reporting import STYLE, figure_markdown, new_figure
 
 logger = logging.getLogger(__name__)
 
@@ -208,8 +208,8 @@ def comparison_markdown(summary: pd.DataFrame, baseline: str) -> list[str]:
         "",
         summary_markdown(summary),
         "",
-        "![Test accuracy per epoch](../../accuracy_curves.png/{save_version}/accuracy_curves.png)",
+        figure_markdown("Test accuracy per epoch", "accuracy_curves.png"),
         "",
-        "![Loss curves](../../loss_curves.png/{save_version}/loss_curves.png)",
+        figure_markdown("Loss curves", "loss_curves.png"),
         "",
     ]

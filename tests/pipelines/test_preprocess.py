@@ -31,7 +31,7 @@ def test_labels_are_characters_for_sample_folders(tiny_cache: dict) -> None:
 def test_an_up_to_date_cache_is_reused_without_decoding(tiny_zip: Path, tiny_cache: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     import playing_with_mnist.pipelines.preprocess.nodes as nodes
 
-    monkeypatch.setattr(nodes, "_decode_all", lambda *a, **k: pytest.fail("decoded despite a valid cache"))
+    monkeypatch.setattr(nodes, "decode_archive", lambda *a, **k: pytest.fail("decoded despite a valid cache"))
     cache, summary = build_image_cache(CharacterArchive.from_zip(tiny_zip), tiny_cache, PREPROCESS)
     assert cache is tiny_cache and summary["images"] == 36
 

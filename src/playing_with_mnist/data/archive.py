@@ -172,6 +172,16 @@ def open_zip(path: Path) -> zipfile.ZipFile:
         ) from error
 
 
+@dataclass(frozen=True)
+class KnownLabels:
+    """What the maker of a zip knows beyond its folder names: each member's true label (by
+    member name, as a class index) and the noise matrix that drew the folder labels from
+    them (rows: true class, columns: folder)."""
+
+    true_labels: dict[str, int]
+    noise_matrix: list[list[float]]
+
+
 @dataclass
 class CharacterArchive:
     """A zip of labelled character images, opened lazily.
@@ -179,13 +189,15 @@ class CharacterArchive:
     ``source`` says where the images come from (for reports); ``fingerprint`` changes
     whenever the images may have changed, so caches built from it can be checked.
     ``prepare`` (if any) is called once before the zip is first read, e.g. to
-    generate the synthetic demo set on first use.
+    generate the synthetic demo set on first use. ``known_labels`` (if any) gives the
+    true labels where the folders may lie and the maker knows better (a synthetic set).
     """
 
     path: Path
     source: dict
     fingerprint: str
     prepare: Callable[[], None] | None = None
+    known_labels: Callable[[], KnownLabels] | None = None
 
     def open(self) -> zipfile.ZipFile:
         if self.prepare is not None and not self.path.exists():

@@ -6,13 +6,13 @@ rest are what kedro-datasets has nothing for: the character zips, MNIST, torch c
 
 from .atomic_files import CSVDataset, JSONDataset, MarkdownReportDataset, MatplotlibDataset, TextDataset
 from .character_archive import CharacterArchiveDataset, NoisyDigitArchiveDataset
-from .checkpoint_store import CheckpointStore, CheckpointStoreDataset
+from .checkpoint_file import CheckpointFile, CheckpointFileDataset
 from .image_source import ImageSourceDataset
 from .mnist import MnistDataset
 from .torch_object import TorchObjectDataset
 
 __all__ = [
-    "CSVDataset", "CharacterArchiveDataset", "CheckpointStore", "CheckpointStoreDataset", "ImageSourceDataset",
+    "CSVDataset", "CharacterArchiveDataset", "CheckpointFile", "CheckpointFileDataset", "ImageSourceDataset",
     "JSONDataset", "MarkdownReportDataset", "MatplotlibDataset", "MnistDataset", "NoisyDigitArchiveDataset",
     "TextDataset", "TorchObjectDataset",
 ]

@@ -28,6 +28,7 @@ from kedro_datasets.text import TextDataset as _LibraryTextDataset
 from matplotlib.figure import Figure
 
 from playing_with_mnist.data.atomic import atomic_write
+from playing_with_mnist.reporting import SAVE_VERSION
 
 _UTF8_SAVE = {"mode": "w", "encoding": "utf-8"}
 
@@ -108,4 +109,4 @@ class MarkdownReportDataset(TextDataset):
 
     def _text_to_save(self, data: str, path: PurePosixPath) -> str:
         version = path.parent.name if self._version else ""
-        return data.replace("{save_version}", version)
+        return data.replace(SAVE_VERSION, version)

@@ -8,13 +8,9 @@ from pathlib import Path
 
 from kedro.io import DatasetError
 
-from playing_with_mnist.data.archive import ArchiveError, CharacterArchive
-from playing_with_mnist.data.synthetic import (
-    GENERATOR_VERSION,
-    demo_file_name,
-    write_demo_zip,
-)
-from playing_with_mnist.data.synthetic_mnist import noise_matrix, write_noisy_label_zip
+from playing_with_mnist.data.archive import ArchiveError, CharacterArchive, KnownLabels
+from playing_with_mnist.demo.characters import GENERATOR_VERSION, demo_file_name, write_demo_zip
+from playing_with_mnist.demo.noisy_digits import noise_matrix, noisy_label_truth, write_noisy_label_zip
 
 from .raw import RawDataset
 
@@ -76,8 +72,8 @@ class NoisyDigitArchiveDataset(CharacterArchiveDataset):
     stand-in with a known noise matrix. ``demo``: ``path`` (a folder), ``seed``, ``count``,
     ``noise_rate`` (the share of labels drawn wrong) and ``noise_kind`` (how they go wrong:
     ``random``, the default, or ``systematic``, each digit mostly given one other digit's
-    label; see ``synthetic_mnist.noise_matrix``). The demo's ``source`` records those
-    settings, so its true labels can be recomputed (``synthetic_mnist.noisy_label_truth``).
+    label; see ``demo.noisy_digits.noise_matrix``). The demo archive hands over the true
+    label of every image (``CharacterArchive.known_labels``); a real zip has none.
     """
 
     def _demo_archive(self) -> CharacterArchive:
@@ -99,7 +95,13 @@ class NoisyDigitArchiveDataset(CharacterArchiveDataset):
         if kind_tag:
             fingerprint += f":kind={noise_kind}"
         make = partial(self._write_noisy_demo, path, seed, count, noise_rate, noise_kind)
-        return CharacterArchive(path, source, fingerprint, prepare=make)
+        truth = partial(self._noisy_demo_truth, seed, count, noise_rate, noise_kind)
+        return CharacterArchive(path, source, fingerprint, prepare=make, known_labels=truth)
+
+    @staticmethod
+    def _noisy_demo_truth(seed: int, count: int, noise_rate: float, noise_kind: str) -> KnownLabels:
+        truth = noisy_label_truth(count, noise_matrix(noise_rate, seed, noise_kind), seed)
+        return KnownLabels(dict(zip(truth["members"], truth["true_labels"].tolist())), truth["noise_matrix"].tolist())
 
     @staticmethod
     def _write_noisy_demo(path: Path, seed: int, count: int, noise_rate: float, noise_kind: str) -> None:

@@ -11,8 +11,8 @@ from kedro.io import DatasetError
 
 from playing_with_mnist.data.archive import file_sha256
 from playing_with_mnist.data.idx import MNIST_FILES, IdxError, mnist_file, read_mnist
-from playing_with_mnist.data.synthetic import GENERATOR_VERSION
-from playing_with_mnist.data.synthetic_mnist import write_mnist_demo
+from playing_with_mnist.demo.characters import GENERATOR_VERSION
+from playing_with_mnist.demo.mnist import write_mnist_demo
 
 from .raw import RawDataset
 

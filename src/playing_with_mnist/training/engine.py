@@ -1,4 +1,4 @@
-"""One training epoch and one evaluation pass: ``train_one_epoch``, ``evaluate``, ``predict_logits``.
+"""One training epoch and one validation pass: ``train_one_epoch``, ``validate``, ``predict_logits``.
 
 Batches are sliced from uint8 tensors that already sit on the device: no decoding,
 no per-sample Python work. One precision path: autocast is on or off by a flag; the
@@ -159,7 +159,7 @@ def _memory_format(inputs: torch.Tensor, channels_last: bool) -> torch.Tensor:
     return inputs.contiguous(memory_format=torch.channels_last) if channels_last else inputs
 
 
-def evaluate(
+def validate(
     model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch_size: int, precision: str, channels_last: bool = False
 ) -> EpochResult:
     """Mean cross-entropy and accuracy of ``model`` on ``images``."""

@@ -16,7 +16,7 @@ from torch import nn
 
 from .config import TrainConfig
 from .ema import WeightAverage
-from .engine import StepOptions, batch_slices, evaluate, train_one_epoch
+from .engine import StepOptions, batch_slices, train_one_epoch, validate
 from .hardware import describe_device, select_device, select_precision
 from .progress import format_duration, live_progress
 from .schedule import make_scheduler
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 class CheckpointStore(Protocol):
-    """Where ``fit`` keeps its state after each epoch (see ``datasets.CheckpointStoreDataset``)."""
+    """Where ``fit`` keeps its state after each epoch (see ``datasets.CheckpointFileDataset``)."""
 
     def load(self) -> dict | None: ...
     def save(self, state: dict) -> None: ...
@@ -53,9 +53,9 @@ def _use_channels_last(value: Any, device: torch.device, precision: str) -> bool
     return bool(value)
 
 
-def _use_compile(value: Any, device: torch.device) -> bool:
-    # On the CPU torch.compile costs ~35 s of compiling for a few percent; on a GPU a whole
-    # seed run takes about as long as compiling would. Off unless asked for.
+def _use_compile(value: Any) -> bool:
+    # Off on every device unless asked for: on the CPU torch.compile costs ~35 s of compiling
+    # for a few percent; on a GPU a whole seed run takes about as long as compiling would.
     return False if value == "auto" else bool(value)
 
 
@@ -112,7 +112,7 @@ def fit(
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
-    step_model = torch.compile(model) if _use_compile(config.compile, device) else model
+    step_model = torch.compile(model) if _use_compile(config.compile) else model
 
     train_images, train_labels = (t.to(device) for t in train_data)
     val_images, val_labels = (t.to(device) for t in val_data)
@@ -156,7 +156,7 @@ def fit(
             train = train_one_epoch(step_model, optimizer, train_images, train_labels, config.batch_size,
                                     generator, precision, channels_last, epoch, advance, options)
             train_seconds = time.perf_counter() - epoch_start
-            val = evaluate(scored_model, val_images, val_labels, config.val_batch_size, precision, channels_last)
+            val = validate(scored_model, val_images, val_labels, config.val_batch_size, precision, channels_last)
             seconds = time.perf_counter() - epoch_start
             history.append({
                 "epoch": epoch, "train_loss": train.loss, "train_accuracy": train.accuracy,

@@ -8,9 +8,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from playing_with_mnist import evaluation
+from playing_with_mnist import scoring
 from playing_with_mnist.data.archive import CharacterArchive
-from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache
+from playing_with_mnist.data.model_input import decode_archive
 from playing_with_mnist.reporting import describe_source
 
 
@@ -19,7 +19,7 @@ def evaluate_test_set(
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, plt.Figure]:
     """Score the trained model on a labelled zip in the training layout.
 
-    The test images are decoded exactly as the training set was (``build_image_cache``
+    The test images are decoded exactly as the training set was (``decode_archive``
     at the model's image size). Class folders are matched to the model's by name; a
     folder the model does not know is an error that lists them all.
 
@@ -27,7 +27,7 @@ def evaluate_test_set(
     and a row-normalised confusion matrix figure.
     """
     settings = {**params, "image_size": trained_model["image_size"]}
-    test, _ = build_image_cache(test_character_zip, None, settings)
+    test, _ = decode_archive(test_character_zip, settings)
     known = {folder: index for index, folder in enumerate(trained_model["class_folders"])}
     unknown = [folder for folder in test["class_folders"] if folder not in known]
     if unknown:
@@ -38,22 +38,22 @@ def evaluate_test_set(
     to_model = torch.tensor([known[folder] for folder in test["class_folders"]])
     labels = to_model[test["labels"]]
     names = trained_model["class_names"]
-    probabilities = evaluation.predict(trained_model, test["images"])
-    table = evaluation.prediction_table(probabilities, labels, names, test["members"])
-    per_class = evaluation.per_class_accuracy(table, names)
+    probabilities = scoring.predict(trained_model, test["images"])
+    table = scoring.prediction_table(probabilities, labels, names, test["members"])
+    per_class = scoring.per_class_accuracy(table, names)
     per_class = per_class[per_class["images"] > 0].reset_index(drop=True)
-    matrix = evaluation.confusion_counts(table, len(names))
+    matrix = scoring.confusion_counts(table, len(names))
     metrics = {
         "accuracy": float((table["label"] == table["predicted_label"]).mean()),
-        "accuracy_case_folded": evaluation.case_folded_accuracy(table, names),
-        "tta": evaluation.uses_tta(trained_model),
+        "accuracy_case_folded": scoring.case_folded_accuracy(table, names),
+        "tta": scoring.uses_tta(trained_model),
         "images": len(table),
         "classes": len(test["class_folders"]),
         "data_source": test["source"],
         "data_source_description": describe_source(test["source"]),
         "model_trained_on": describe_source(trained_model["source"]),
         "per_class_accuracy": dict(zip(per_class["class"], per_class["accuracy"].astype(float))),
-        "most_confused": evaluation.most_confused_pairs(matrix, names).to_dict("records"),
+        "most_confused": scoring.most_confused_pairs(matrix, names).to_dict("records"),
     }
-    figure = evaluation.plot_confusion(matrix, names, f"Test confusion matrix: {test_character_zip.path.name} (accuracy {metrics['accuracy']:.1%})")
+    figure = scoring.plot_confusion(matrix, names, f"Test confusion matrix: {test_character_zip.path.name} (accuracy {metrics['accuracy']:.1%})")
     return metrics, per_class, table, figure

@@ -1,4 +1,6 @@
-"""Nodes of the ``mnist_transfer`` pipeline (Task 2): the digit subset, the comparison, the document."""
+"""Nodes of the ``mnist_transfer`` pipeline (Task 2): the comparison, the choice of model, the document.
+
+The digit subset is ``data.model_input.digit_subset``."""
 
 from __future__ import annotations
 
@@ -6,46 +8,12 @@ import logging
 from typing import Any
 
 import pandas as pd
-import torch
 from matplotlib.figure import Figure
 
 from playing_with_mnist.comparison import THRESHOLDS, compare_runs, comparison_markdown
-from playing_with_mnist.pipelines.mnist_data.nodes import DIGITS
 from playing_with_mnist.reporting import describe_source
 
 logger = logging.getLogger(__name__)
-
-
-def select_digit_classes(character_images: dict[str, Any], train_val_split: dict[str, Any]) -> tuple[dict, dict]:
-    """Task 1's cache and split restricted to the classes named ``0`` .. ``9``, relabelled 0-9.
-
-    Returns ``digit_images`` (the cache format training takes) and ``digit_split`` (Task 1's
-    train/val assignment of those images, so no validation image was trained on).
-    """
-    names = list(character_images["class_names"])
-    missing = [d for d in DIGITS if d not in names]
-    if missing:
-        raise ValueError(f"the Task 1 data has no class for digit(s) {', '.join(missing)}; its classes are {names[:12]}...")
-    old_labels = torch.tensor([names.index(d) for d in DIGITS])
-    labels = character_images["labels"]
-    keep = torch.nonzero(torch.isin(labels, old_labels)).flatten()
-    new_label = torch.full((len(names),), -1, dtype=torch.long)
-    new_label[old_labels] = torch.arange(len(DIGITS))
-    position = torch.full((len(labels),), -1, dtype=torch.long)
-    position[keep] = torch.arange(len(keep))
-    fingerprint = f"{character_images['fingerprint']}|digits"
-    cache = {
-        "images": character_images["images"][keep],
-        "labels": new_label[labels[keep]],
-        "class_names": list(DIGITS),
-        "class_folders": [character_images["class_folders"][i] for i in old_labels.tolist()],
-        "members": [character_images["members"][i] for i in keep.tolist()],
-        "source": character_images["source"],
-        "fingerprint": fingerprint,
-    }
-    split = {part: position[train_val_split[part]][position[train_val_split[part]] >= 0] for part in ("train", "val")}
-    logger.info("Digit subset of Task 1: %d training and %d validation images", len(split["train"]), len(split["val"]))
-    return cache, {**split, "fingerprint": fingerprint}
 
 
 def compare_transfer(scratch_history: pd.DataFrame, pretrained_history: pd.DataFrame) -> tuple[pd.DataFrame, Figure, Figure]:

@@ -8,12 +8,13 @@ as ``mnist_model``: Task 3 starts from it and uses it as its clean model.
 
 from kedro.pipeline import Node, Pipeline
 
+from playing_with_mnist.data.model_input import digit_subset
+
 from ..mnist_data import create_pipeline as mnist_data
 from ..preprocess import create_pipeline as preprocess
 from ..train.pipeline import training_pipeline
 from .nodes import (
     compare_transfer,
-    select_digit_classes,
     select_mnist_model,
     write_transfer_document,
 )
@@ -22,7 +23,7 @@ from .nodes import (
 def create_pipeline(**kwargs) -> Pipeline:
     experiment = Pipeline(
         [
-            Node(select_digit_classes, ["character_images", "train_val_split"], ["digit_images", "digit_split"],
+            Node(digit_subset, ["character_images", "train_val_split"], ["digit_images", "digit_split"],
                  name="select_digit_classes"),
             training_pipeline("digits", "digit_images", "digit_split", "params:digits_train"),
             training_pipeline("scratch", "mnist_images", "mnist_split", "params:mnist_train"),

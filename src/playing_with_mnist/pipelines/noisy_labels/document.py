@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from playing_with_mnist.comparison import comparison_markdown
-from playing_with_mnist.reporting import describe_source
+from playing_with_mnist.reporting import describe_source, figure_markdown
 
 
 def _pct(value: float | None) -> str:
@@ -69,13 +69,13 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
             "",
         ]
     lines += [
-        "![Noise matrix](../../noise_matrix.png/{save_version}/noise_matrix.png)",
+        figure_markdown("Noise matrix", "noise_matrix.png"),
         "",
-        "![Wrong labels per folder](../../wrong_label_share.png/{save_version}/wrong_label_share.png)",
+        figure_markdown("Wrong labels per folder", "wrong_label_share.png"),
         "",
         "Images of every folder, titled with the clean model's reading (red: it disagrees with the folder):",
         "",
-        "![Images per folder](../../folder_samples.png/{save_version}/folder_samples.png)",
+        figure_markdown("Images per folder", "folder_samples.png"),
         "",
         "## Cleaning the labels",
         "",

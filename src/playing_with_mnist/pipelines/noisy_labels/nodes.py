@@ -4,30 +4,26 @@ analysis with a clean model, and the cleaned training set."""
 from __future__ import annotations
 
 import logging
-from pathlib import PurePosixPath
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from playing_with_mnist import evaluation, noise
+from playing_with_mnist import noise, noise_figures, scoring
 from playing_with_mnist.comparison import compare_runs
 from playing_with_mnist.data.archive import CharacterArchive
-from playing_with_mnist.data.synthetic_mnist import noise_matrix, noisy_label_truth
-from playing_with_mnist.pipelines.mnist_data.nodes import DIGITS, train_test_input
-from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache
+from playing_with_mnist.data.model_input import DIGITS, ModelInput, decode_archive, invert_ink, train_test_input
 
 logger = logging.getLogger(__name__)
 
 
-def decode_noisy_digits(raw_noisy_digits: CharacterArchive, preprocess_params: dict[str, Any]) -> dict[str, Any]:
+def decode_noisy_digits(raw_noisy_digits: CharacterArchive, preprocess_params: dict[str, Any]) -> ModelInput:
     """Every image of the noisy zip at Task 1's size, with its folder as label (Task 1's decoder).
 
     The folders must be the digits ``0`` .. ``9``; the labels are the digits themselves.
     """
-    cache, _ = build_image_cache(raw_noisy_digits, None, preprocess_params)
+    cache, _ = decode_archive(raw_noisy_digits, preprocess_params)
     if sorted(cache["class_names"]) != DIGITS:
         raise ValueError(f"{raw_noisy_digits.path.name}: expected folders 0-9, found {', '.join(cache['class_names'])}")
     digit_of_class = torch.tensor([int(name) for name in cache["class_names"]])
@@ -38,26 +34,22 @@ def noisy_model_input(noisy_images: dict[str, Any], mnist_images: dict[str, Any]
                       input_params: dict[str, Any]) -> tuple[dict, dict]:
     """The noisy images to train on (inverted like MNIST's, see ``mnist_input.invert``) and the
     MNIST test set to score on, as one cache and its split."""
-    images = 255 - noisy_images["images"] if input_params["invert"] else noisy_images["images"]
+    images = invert_ink(noisy_images["images"]) if input_params["invert"] else noisy_images["images"]
     test = mnist_split["val"]
     members = list(noisy_images["members"]) + [mnist_images["members"][i] for i in test.tolist()]
     return train_test_input(images, noisy_images["labels"], mnist_images["images"][test], mnist_images["labels"][test],
                             members, noisy_images["source"], f"{noisy_images['fingerprint']}|test:{mnist_split['fingerprint']}")
 
 
-def known_label_truth(noisy_images: dict[str, Any]) -> dict[str, Any]:
-    """The true label of every image and the noise matrix, where they are known: for the
-    synthetic stand-in they follow from its settings; for a real zip nobody knows them."""
-    source = noisy_images["source"]
-    if source.get("kind") != "synthetic noisy digits":
+def known_label_truth(raw_noisy_digits: CharacterArchive, noisy_images: ModelInput) -> dict[str, Any]:
+    """The true label of every decoded image and the noise matrix, where the zip's maker hands
+    them over (the synthetic stand-in, see ``CharacterArchive.known_labels``); ``{"known":
+    False}`` for a real zip, whose truth nobody knows."""
+    if raw_noisy_digits.known_labels is None:
         return {"known": False}
-    # Sources recorded before noise_kind existed were all "random".
-    noise = noise_matrix(source["noise_rate"], source["seed"], source.get("noise_kind", "random"))
-    truth = noisy_label_truth(source["count"], noise, source["seed"])
-    # File NNNNN.png is sample NNNNN - 1 of the generator (synthetic_mnist.write_noisy_label_zip).
-    sample = torch.tensor([int(PurePosixPath(member).stem) - 1 for member in noisy_images["members"]])
-    return {"known": True, "true_labels": torch.from_numpy(truth["true_labels"].astype(np.int64))[sample],
-            "noise_matrix": truth["noise_matrix"].tolist()}
+    known = raw_noisy_digits.known_labels()
+    true_labels = torch.tensor([known.true_labels[member] for member in noisy_images["members"]], dtype=torch.long)
+    return {"known": True, "true_labels": true_labels, "noise_matrix": known.noise_matrix}
 
 
 def clean_model_probabilities(mnist_model: dict[str, Any], noisy_input: dict[str, Any], noisy_split: dict[str, Any]) -> tuple[torch.Tensor, float]:
@@ -67,7 +59,7 @@ def clean_model_probabilities(mnist_model: dict[str, Any], noisy_input: dict[str
         raise ValueError(f"the clean model must classify the digits 0-9, it has classes {mnist_model['class_names'][:12]}")
     train, test = noisy_split["train"], noisy_split["val"]
     # One pass over both sets: each call of predict rebuilds the model and moves it to the device.
-    probabilities = evaluation.predict(mnist_model, noisy_input["images"][torch.cat([train, test])])
+    probabilities = scoring.predict(mnist_model, noisy_input["images"][torch.cat([train, test])])
     test_predictions = probabilities[len(train):].argmax(1)
     accuracy = float((test_predictions == noisy_input["labels"][test]).float().mean())
     return probabilities[: len(train)], accuracy
@@ -93,15 +85,15 @@ def analyse_noise(noisy_input: dict[str, Any], noisy_split: dict[str, Any], prob
         "estimate_vs_truth": noise.matrix_difference(estimate, empirical) if truth["known"] else None,
     }
     table = pd.DataFrame(estimate, index=pd.Index(names, name="true (clean model)"), columns=names).reset_index()
-    return (table, shares, noise.plot_noise_matrices(estimate, names, empirical), noise.plot_wrong_share(shares),
-            noise.plot_folder_grid(noisy_input["images"][index], given, names, int(params["grid_per_folder"]), predicted), summary)
+    return (table, shares, noise_figures.plot_noise_matrices(estimate, names, empirical), noise_figures.plot_wrong_share(shares),
+            noise_figures.plot_folder_grid(noisy_input["images"][index], given, names, int(params["grid_per_folder"]), predicted), summary)
 
 
 def clean_training_set(noisy_input: dict[str, Any], noisy_split: dict[str, Any], probabilities: torch.Tensor,
                        truth: dict[str, Any], params: dict[str, Any]) -> tuple[dict, dict, dict]:
     """The noisy training set after ``params["cleaning"]`` (policy drop | relabel | none, see
-    :func:`noise.clean_labels`, whose two steps it runs itself to keep the flags); the test images are unchanged. With known truth the summary
-    says how many flags were right and how much noise is left."""
+    :func:`noise.flag_suspect_labels` and :func:`noise.apply_label_policy`); the test images are
+    unchanged. With known truth the summary says how many flags were right and how much noise is left."""
     cleaning = params["cleaning"]
     index = noisy_split["train"]
     given = noisy_input["labels"][index]

@@ -27,7 +27,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(decode_noisy_digits, ["raw_noisy_digits", "params:preprocess"], "noisy_images", name="decode_noisy_digits"),
             Node(noisy_model_input, ["noisy_images", "mnist_images", "mnist_split", "params:mnist_input"],
                  ["noisy_input", "noisy_split"], name="noisy_model_input"),
-            Node(known_label_truth, "noisy_images", "label_truth", name="known_label_truth"),
+            Node(known_label_truth, ["raw_noisy_digits", "noisy_images"], "label_truth", name="known_label_truth"),
             Node(clean_model_probabilities, ["mnist_model", "noisy_input", "noisy_split"],
                  ["clean_probabilities", "clean_model_test_accuracy"], name="clean_model_probabilities"),
             Node(analyse_noise, ["noisy_input", "noisy_split", "clean_probabilities", "clean_model_test_accuracy", "label_truth",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from playing_with_mnist.data.archive import ArchiveError, CharacterArchive, display_labels, list_archive
-from playing_with_mnist.data.images import decode_many
+from playing_with_mnist.data.archive import CharacterArchive
+from playing_with_mnist.data.model_input import decode_archive
+from playing_with_mnist.reporting import plot_image_grid
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +22,6 @@ def cache_key(archive: CharacterArchive, params: dict[str, Any]) -> str:
     return f"{archive.fingerprint}|size={int(params['image_size'])}|preprocess=v{PREPROCESS_VERSION}"
 
 
-def _decode_all(archive: CharacterArchive, members: list[str], size: int, workers: int) -> list[np.ndarray | str]:
-    """Each member's 32x32 array, or the reason it could not be decoded."""
-    return decode_many(archive.open, lambda zip_file, name: zip_file.read(name), members, size, workers)
-
-
 def build_image_cache(
     archive: CharacterArchive, previous_cache: dict | None, params: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -35,67 +30,15 @@ def build_image_cache(
     ``previous_cache`` is what the last run saved (or ``None``): when it was made from
     the same zip with the same settings it is returned as is and nothing is decoded.
 
-    Returns the cache (``images`` uint8 [N, 1, S, S], ``labels``, ``class_names``,
-    ``class_folders``, ``members``, ``source``, ``fingerprint``) and a summary of what
-    was kept, skipped and broken.
+    Returns the cache (a :class:`ModelInput` plus its ``cache_key`` and ``summary``) and a
+    summary of what was kept, skipped and broken (see :func:`decode_archive`).
     """
     key = cache_key(archive, params)
     if previous_cache is not None and previous_cache.get("cache_key") == key:
         logger.info("Cache matches %s: decoding nothing", archive.source.get("name", archive.source["kind"]))
         return previous_cache, previous_cache["summary"]
-
-    size = int(params["image_size"])
-    workers = int(params.get("workers") or 0)
-    with archive.open() as zip_file:
-        listing = list_archive(zip_file, str(archive.path.name))
-    for folder in listing.empty_classes:
-        logger.warning("Class folder %r holds no image: left out", folder)
-    if listing.skipped:
-        logger.info("Skipped entries that are not class images: %s", listing.skipped)
-
-    decoded = _decode_all(archive, listing.members, size, workers)
-    broken = [result for result in decoded if isinstance(result, str)]
-    for reason in broken:
-        logger.warning("Skipping broken image %s", reason)
-    share = len(broken) / len(decoded)
-    if share > float(params["max_broken_fraction"]):
-        raise ArchiveError(
-            f"{archive.path.name}: {len(broken)} of {len(decoded)} images cannot be decoded "
-            f"({share:.0%}, more than preprocess.max_broken_fraction={params['max_broken_fraction']}). "
-            "Check the zip; the first is " + broken[0]
-        )
-    keep = [i for i, result in enumerate(decoded) if not isinstance(result, str)]
-    labels = torch.tensor([listing.labels[i] for i in keep], dtype=torch.long)
-    counts = torch.bincount(labels, minlength=len(listing.class_folders))
-    too_small = [listing.class_folders[c] for c in range(len(counts)) if counts[c] < int(params["min_images_per_class"])]
-    if too_small:
-        raise ArchiveError(
-            f"{archive.path.name}: class folder(s) {', '.join(too_small)} keep fewer than "
-            f"{params['min_images_per_class']} readable images; add images or remove the folder(s)"
-        )
-    images = torch.from_numpy(np.stack([decoded[i] for i in keep])).unsqueeze(1).contiguous()
-    summary = {
-        "source": archive.source,
-        "images": len(keep),
-        "classes": len(listing.class_folders),
-        "skipped_entries": listing.skipped,
-        "broken_images": broken,
-        "empty_class_folders": listing.empty_classes,
-        "image_size": size,
-    }
-    logger.info("Decoded %d images in %d classes to %dx%d grayscale", len(keep), len(listing.class_folders), size, size)
-    cache = {
-        "images": images,
-        "labels": labels,
-        "class_names": display_labels(listing.class_folders),
-        "class_folders": listing.class_folders,
-        "members": [listing.members[i] for i in keep],
-        "source": archive.source,
-        "fingerprint": archive.fingerprint,
-        "cache_key": key,
-        "summary": summary,
-    }
-    return cache, summary
+    model_input, summary = decode_archive(archive, params)
+    return {**model_input, "cache_key": key, "summary": summary}, summary
 
 
 def shuffled_per_class(labels: torch.Tensor, num_classes: int, generator: torch.Generator) -> list[torch.Tensor]:
@@ -129,8 +72,6 @@ def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) ->
 
 def plot_sample_inputs(character_images: dict[str, Any], per_class: int = 1, seed: int = 0) -> Figure:
     """A grid of cached 32x32 inputs, ``per_class`` random ones of every class, with their labels."""
-    from playing_with_mnist.evaluation import plot_image_grid
-
     generator = torch.Generator().manual_seed(seed)
     labels = character_images["labels"]
     index = torch.cat([m[:per_class] for m in shuffled_per_class(labels, len(character_images["class_names"]), generator)])

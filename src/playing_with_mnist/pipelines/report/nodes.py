@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from playing_with_mnist import evaluation
-from playing_with_mnist.reporting import STYLE, describe_source, new_figure
+from playing_with_mnist import scoring
+from playing_with_mnist.reporting import STYLE, artifact_link, describe_source, figure_markdown, new_figure, plot_image_grid
 from playing_with_mnist.training.progress import format_duration
 
 
@@ -36,8 +36,8 @@ def summarise_training(
         "last_train_loss": float(last["train_loss"]),
         "last_val_loss": float(last["val_loss"]),
         "val_accuracy": float((validation_predictions["label"] == validation_predictions["predicted_label"]).mean()),
-        "val_accuracy_case_folded": evaluation.case_folded_accuracy(validation_predictions, trained_model["class_names"]),
-        "tta": evaluation.uses_tta(trained_model),
+        "val_accuracy_case_folded": scoring.case_folded_accuracy(validation_predictions, trained_model["class_names"]),
+        "tta": scoring.uses_tta(trained_model),
         "ema": bool(run.get("ema", False)),
         "epochs": int(last["epoch"]),
         "training_seconds": float(history["seconds"].sum()),
@@ -113,8 +113,8 @@ def write_results_document(
 ) -> str:
     """The seed's Results section, filled in, as Markdown linking this run's graphs.
 
-    Links carry ``{save_version}``, which the report dataset replaces with the run's
-    version, so they point at the graphs saved by the same run.
+    Links (``reporting.artifact_link``) carry ``{save_version}``, which the report dataset
+    replaces with the run's version, so they point at the graphs saved by the same run.
     """
     m = training_metrics
     config = m["train_config"]
@@ -155,15 +155,15 @@ def write_results_document(
         "",
         "### Loss graph",
         "",
-        "![Loss graph](../../loss_graph.png/{save_version}/loss_graph.png)",
+        figure_markdown("Loss graph", "loss_graph.png"),
         "",
         "### Accuracy graph",
         "",
-        "![Accuracy graph](../../accuracy_graph.png/{save_version}/accuracy_graph.png)",
+        figure_markdown("Accuracy graph", "accuracy_graph.png"),
         "",
         "## What the model confuses",
         "",
-        "![Confusion matrix](../../confusion_matrix.png/{save_version}/confusion_matrix.png)",
+        figure_markdown("Confusion matrix", "confusion_matrix.png"),
         "",
         "Most confused pairs on the validation set:",
         "",
@@ -171,20 +171,20 @@ def write_results_document(
         "|---|---|---:|",
         *[f"| `{r.true}` | `{r.predicted}` | {r.count} |" for r in confused_pairs.itertuples()],
         "",
-        "Per-class accuracy ([table](../../per_class_accuracy.csv/{save_version}/per_class_accuracy.csv)), "
+        f"Per-class accuracy ([table]({artifact_link('per_class_accuracy.csv')})), "
         f"the five lowest: {worst_classes}.",
         "",
-        "![Per-class accuracy](../../per_class_accuracy.png/{save_version}/per_class_accuracy.png)",
+        figure_markdown("Per-class accuracy", "per_class_accuracy.png"),
         "",
         "## Where it fails",
         "",
-        "![Highest-loss validation images](../../highest_loss_images.png/{save_version}/highest_loss_images.png)",
+        figure_markdown("Highest-loss validation images", "highest_loss_images.png"),
         "",
         "## The inputs",
         "",
         "What the network sees: 32x32 grayscale.",
         "",
-        "![Sample inputs](../../sample_inputs.png/{save_version}/sample_inputs.png)",
+        figure_markdown("Sample inputs", "sample_inputs.png"),
         "",
     ])
 
@@ -192,22 +192,22 @@ def write_results_document(
 def predict_validation(trained_model: dict[str, Any], character_images: dict[str, Any], train_val_split: dict[str, Any]) -> pd.DataFrame:
     """The trained model's prediction for every validation image: file, true, predicted, confidence, loss."""
     index = train_val_split["val"]
-    probabilities = evaluation.predict(trained_model, character_images["images"][index])
+    probabilities = scoring.predict(trained_model, character_images["images"][index])
     members = [character_images["members"][i] for i in index.tolist()]
-    table = evaluation.prediction_table(probabilities, character_images["labels"][index], trained_model["class_names"], members)
+    table = scoring.prediction_table(probabilities, character_images["labels"][index], trained_model["class_names"], members)
     return table.assign(cache_index=index.numpy())
 
 
 def summarise_confusions(validation_predictions: pd.DataFrame, trained_model: dict[str, Any]) -> tuple[plt.Figure, pd.DataFrame, pd.DataFrame, plt.Figure]:
     """Confusion matrix figure, per-class accuracy (table and bar chart) and the ten most confused pairs."""
     names = trained_model["class_names"]
-    matrix = evaluation.confusion_counts(validation_predictions, len(names))
-    per_class = evaluation.per_class_accuracy(validation_predictions, names)
+    matrix = scoring.confusion_counts(validation_predictions, len(names))
+    per_class = scoring.per_class_accuracy(validation_predictions, names)
     return (
-        evaluation.plot_confusion(matrix, names, "Validation confusion matrix (row-normalised)"),
+        scoring.plot_confusion(matrix, names, "Validation confusion matrix (row-normalised)"),
         per_class,
-        evaluation.most_confused_pairs(matrix, names, top=10),
-        evaluation.plot_per_class_accuracy(per_class, "Validation accuracy per class"),
+        scoring.most_confused_pairs(matrix, names, top=10),
+        scoring.plot_per_class_accuracy(per_class, "Validation accuracy per class"),
     )
 
 
@@ -217,4 +217,4 @@ def plot_highest_loss(validation_predictions: pd.DataFrame, character_images: di
     images = character_images["images"][torch.tensor(worst["cache_index"].tolist())]
     titles = [f"{t} -> {p} ({c:.0%})" for t, p, c in zip(worst["true"], worst["predicted"], worst["confidence"])]
     colours = ["#2a7" if t == p else "#c22" for t, p in zip(worst["true"], worst["predicted"])]
-    return evaluation.plot_image_grid(images, titles, colours, title="Highest-loss validation images: true -> predicted (confidence)")
+    return plot_image_grid(images, titles, colours, title="Highest-loss validation images: true -> predicted (confidence)")

@@ -20,6 +20,8 @@ from matplotlib.ft2font import FT2Font
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from playing_with_mnist.data.atomic import atomic_write
+
 CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Bump when the drawing changes, so caches made from an older demo set are rebuilt.
 GENERATOR_VERSION = 2
@@ -101,21 +103,19 @@ def write_demo_zip(
     The same arguments always give the same images, byte for byte.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fonts = font_files()
     jobs = [(c, ci, s) for ci, c in enumerate(characters) for s in range(1, images_per_class + 1)]
-    partial = path.with_name(path.name + ".partial")
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
+    with (ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, atomic_write(path, "wb") as stream,
+          zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as archive):
         images = pool.map(lambda job: _png_bytes(*job, seed, tuple(image_size), fonts), jobs)
         for (_char, class_index, sample), data in zip(jobs, images):
             name = f"train/Sample{class_index + 1:03d}/img{class_index + 1:03d}-{sample:03d}.png"
             archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
-    os.replace(partial, path)
     return path
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m playing_with_mnist.data.synthetic OUT.zip [--seed N] [--per-class N] [--size W H]``."""
+    """``python -m playing_with_mnist.demo.characters OUT.zip [--seed N] [--per-class N] [--size W H]``."""
     import argparse
 
     parser = argparse.ArgumentParser(description="Write the synthetic stand-in for trainPart1.zip.")

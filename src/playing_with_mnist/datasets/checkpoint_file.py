@@ -16,7 +16,7 @@ from kedro.io import AbstractDataset, DatasetError
 from .torch_object import TorchObjectDataset
 
 
-class CheckpointStore:
+class CheckpointFile:
     """Reads and writes one checkpoint file, atomically, with ``weights_only=True`` loading."""
 
     def __init__(self, path: Path) -> None:
@@ -34,15 +34,15 @@ class CheckpointStore:
         self._file.save(state)
 
 
-class CheckpointStoreDataset(AbstractDataset[None, CheckpointStore]):
-    """Loads a :class:`CheckpointStore` for ``filepath``; cannot be saved to."""
+class CheckpointFileDataset(AbstractDataset[None, CheckpointFile]):
+    """Loads a :class:`CheckpointFile` for ``filepath``; cannot be saved to."""
 
     def __init__(self, filepath: str, metadata: dict | None = None) -> None:
         self._filepath = Path(filepath)
         self.metadata = metadata
 
-    def load(self) -> CheckpointStore:
-        return CheckpointStore(self._filepath)
+    def load(self) -> CheckpointFile:
+        return CheckpointFile(self._filepath)
 
     def save(self, data: Any) -> None:
         raise DatasetError("training_checkpoints is written by the training node through its store")

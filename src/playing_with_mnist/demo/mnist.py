@@ -1,6 +1,6 @@
 """Deterministic MNIST-like digits, so that MNIST experiments run without a download.
 
-Digits are drawn with :func:`~playing_with_mnist.data.synthetic.render_character` (the
+Digits are drawn with :func:`~playing_with_mnist.demo.characters.render_character` (the
 fonts that ship with matplotlib, randomly deformed) and then normalised the way MNIST
 was: white ink on black, the glyph scaled to fit a 20x20 box with its aspect ratio
 kept, antialiased, and placed in a 28x28 image with its centre of mass at the centre.
@@ -12,46 +12,27 @@ the same arrays.
 
 from __future__ import annotations
 
-import io
 import logging
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .atomic import atomic_write
-from .idx import MNIST_FILES, write_idx
-from .synthetic import font_files, render_character
+from playing_with_mnist.data.idx import MNIST_FILES, write_idx
+
+from .characters import font_files, render_character
 
 logger = logging.getLogger(__name__)
 
 IMAGE_SIDE = 28
 BOX_SIDE = 20  # MNIST scales each digit to fit 20x20, leaving a 4-pixel margin.
 CANVAS_SIDE = 84  # drawn at 3x, then reduced with antialiasing
-# Streams of one seed's random numbers, kept apart so that labels and drawings never share draws.
-_DIGIT_STREAM, _LABEL_STREAM, _SPLIT_STREAM, _NOISE_STREAM, _FLIP_STREAM, _PERMUTATION_STREAM = 1, 2, 3, 4, 5, 6
-_TRAIN, _TEST, _NOISY_ZIP = 1, 2, 3
-
-# Confusions a reader (or a labeller) plausibly makes, true digit -> digits it is taken for.
-CONFUSIONS: dict[int, tuple[int, ...]] = {
-    0: (6, 8),
-    1: (7, 4),
-    2: (7, 3),
-    3: (8, 5),
-    4: (9, 1),
-    5: (6, 3),
-    6: (5, 0),
-    7: (1, 2),
-    8: (3, 0),
-    9: (4, 7),
-}
-UNIFORM_SHARE = 0.2  # share of the noise spread evenly over all wrong labels
-# How labels go wrong: "random" (each digit to its plausible confusions, see noise_matrix) or
-# "systematic" (each digit mostly to one other, like the real mnistTask3.zip, see label_permutation).
-NOISE_KINDS = ("random", "systematic")
-
+# Streams of one seed's random numbers, kept apart so that labels and drawings never share draws
+# (demo.noisy_digits draws from streams 4-6 of the same seed).
+_DIGIT_STREAM, _LABEL_STREAM, _SPLIT_STREAM = 1, 2, 3
+# Purposes of sub-seeds: the training set, the test set, the noisy-label zip (demo.noisy_digits).
+_TRAIN, _TEST, NOISY_ZIP = 1, 2, 3
 
 @lru_cache(maxsize=1)
 def _fonts() -> tuple[Path, ...]:
@@ -59,7 +40,7 @@ def _fonts() -> tuple[Path, ...]:
     return tuple(font_files())
 
 
-def _sub_seed(seed: int, purpose: int) -> int:
+def sub_seed(seed: int, purpose: int) -> int:
     """A seed for one use of ``seed`` (training set, test set, ...), unrelated to the others."""
     return int(np.random.SeedSequence([seed, _SPLIT_STREAM, purpose]).generate_state(1)[0])
 
@@ -190,125 +171,8 @@ def write_mnist_demo(folder: Path | str, train_count: int = 6000, test_count: in
     """
     folder = Path(folder)
     for split, count, purpose in (("train", train_count, _TRAIN), ("test", test_count, _TEST)):
-        images, labels = render_digits(count, _sub_seed(seed, purpose))
+        images, labels = render_digits(count, sub_seed(seed, purpose))
         write_idx(folder / MNIST_FILES[f"{split}_images"], images)
         write_idx(folder / MNIST_FILES[f"{split}_labels"], labels)
     logger.info("Wrote synthetic MNIST to %s: %d training and %d test digits (seed %d)", folder, train_count, test_count, seed)
     return folder
-
-
-def label_permutation(seed: int, num_classes: int = 10) -> np.ndarray:
-    """A seeded derangement of ``0 .. num_classes - 1`` (int64): ``perm[t] != t`` for every ``t``.
-
-    Drawn uniformly among derangements (a permutation is redrawn until it has no fixed
-    point; about e draws on average). The systematic noise matrix labels true digit
-    ``t`` as ``perm[t]``; being a permutation, each folder then mostly holds one digit.
-    """
-    if num_classes < 2:
-        raise ValueError(f"num_classes must be at least 2 for a permutation without fixed points, got {num_classes}")
-    rng = np.random.default_rng([seed, _PERMUTATION_STREAM])
-    classes = np.arange(num_classes)
-    while True:
-        perm = rng.permutation(num_classes)
-        if (perm != classes).all():
-            return perm
-
-
-def noise_matrix(noise_rate: float, seed: int, kind: str = "random") -> np.ndarray:
-    """A 10x10 label-noise matrix: row ``t`` is the distribution of the label given true digit ``t``.
-
-    The diagonal is ``1 - noise_rate``. Of the rest, ``UNIFORM_SHARE`` goes evenly to all
-    nine wrong labels and ``1 - UNIFORM_SHARE`` according to ``kind``:
-
-    - ``"random"``: to the digit's plausible confusions (:data:`CONFUSIONS`, split with
-      weights drawn from ``seed``); the labels are wrong here and there.
-    - ``"systematic"``: all of it to one other digit, ``label_permutation(seed)[t]``; with a
-      high ``noise_rate`` (e.g. 0.9) most of each folder is one other digit, as in the real
-      mnistTask3.zip (folder "3" mostly holds 7s).
-
-    Rows sum to 1.
-    """
-    if kind not in NOISE_KINDS:
-        raise ValueError(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, got {kind!r}")
-    if not 0.0 <= noise_rate <= 1.0:
-        raise ValueError(f"noise_rate must be between 0 and 1, got {noise_rate}")
-    num_classes = len(CONFUSIONS)
-    if kind == "random":
-        rng = np.random.default_rng([seed, _NOISE_STREAM])
-        targets = {true: (list(confusions), rng.dirichlet(np.full(len(confusions), 2.0))) for true, confusions in CONFUSIONS.items()}
-    else:
-        targets = {true: ([int(other)], np.ones(1)) for true, other in enumerate(label_permutation(seed, num_classes))}
-    matrix = np.zeros((num_classes, num_classes))
-    for true, (others, weights) in targets.items():
-        matrix[true, others] = noise_rate * (1.0 - UNIFORM_SHARE) * weights
-        wrong = np.arange(num_classes) != true
-        matrix[true, wrong] += noise_rate * UNIFORM_SHARE / (num_classes - 1)
-        matrix[true, true] = 1.0 - noise_rate
-    return matrix / matrix.sum(axis=1, keepdims=True)
-
-
-def flip_labels(true_labels: np.ndarray, noise: np.ndarray, seed: int) -> np.ndarray:
-    """Each label replaced by a draw from row ``true_label`` of ``noise`` (uint8, seeded)."""
-    noise = np.asarray(noise, dtype=np.float64)
-    if noise.shape != (10, 10) or (noise < 0).any() or not np.allclose(noise.sum(axis=1), 1.0, atol=1e-6):
-        raise ValueError("noise must be a 10x10 matrix of probabilities whose rows sum to 1")
-    cumulative = noise.cumsum(axis=1)
-    # Dividing by the row total makes the last entry exactly 1.0, so every draw in [0, 1) lands on a label.
-    cumulative /= cumulative[:, -1:]
-    draws = np.random.default_rng([seed, _FLIP_STREAM]).random(len(true_labels))
-    return (draws[:, None] < cumulative[np.asarray(true_labels, dtype=np.intp)]).argmax(axis=1).astype(np.uint8)
-
-
-def _png_bytes(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue()
-
-
-def write_noisy_label_zip(path: Path | str, count: int, noise: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """Write ``count`` synthetic digits to a zip, one folder per *noisy* label, atomically.
-
-    Layout: folders ``0/`` .. ``9/`` (all ten, even if one ends up empty), each holding
-    28x28 grayscale PNGs ``NNNNN.png``, where sample ``i`` is file number ``i + 1``.
-    Nothing else is in the zip. The digits come from a seed derived from ``seed`` (not
-    the demo IDX sets'), and labels are flipped with :func:`flip_labels`.
-
-    Returns ``{"true_labels", "noisy_labels", "noise_matrix"}`` (uint8 [count], uint8
-    [count], float [10, 10]) so that noise estimates can be checked against the truth.
-    """
-    path = Path(path)
-    truth = noisy_label_truth(count, noise, seed)
-    true_labels, noisy_labels = truth["true_labels"], truth["noisy_labels"]
-    images, rendered_labels = render_digits(count, _sub_seed(seed, _NOISY_ZIP))
-    assert (rendered_labels == true_labels).all()  # both come from digit_labels of the same seed
-    width = noisy_member_width(count)
-    with atomic_write(path, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as archive:
-        for label in range(10):
-            folder = zipfile.ZipInfo(f"{label}/", date_time=(2020, 1, 1, 0, 0, 0))
-            folder.external_attr = (0o40755 << 16) | 0x10  # a directory, for Unix and DOS readers
-            archive.writestr(folder, b"")
-        for i, (image, label) in enumerate(zip(images, noisy_labels)):
-            # Fixed timestamps: the same arguments give the same zip, byte for byte.
-            info = zipfile.ZipInfo(f"{label}/{i + 1:0{width}d}.png", date_time=(2020, 1, 1, 0, 0, 0))
-            archive.writestr(info, _png_bytes(image))
-    flipped = float((true_labels != noisy_labels).mean()) if count else 0.0
-    logger.info("Wrote %s: %d digits, %.1f%% of labels flipped", path, count, 100 * flipped)
-    return truth
-
-
-def noisy_member_width(count: int) -> int:
-    """Digits in the file numbers of a noisy-label zip of ``count`` images (``00001.png``)."""
-    return max(5, len(str(count)))
-
-
-def noisy_label_truth(count: int, noise: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """What :func:`write_noisy_label_zip` writes for these arguments, without drawing a digit.
-
-    Returns ``{"true_labels", "noisy_labels", "noise_matrix"}``: sample ``i`` is file number
-    ``i + 1`` in folder ``noisy_labels[i]`` and shows digit ``true_labels[i]``. Cheap (no
-    rendering), so the truth of a demo zip can be recomputed from its settings.
-    """
-    digit_seed = _sub_seed(seed, _NOISY_ZIP)
-    true_labels = digit_labels(count, digit_seed)
-    noisy_labels = flip_labels(true_labels, noise, digit_seed)
-    return {"true_labels": true_labels, "noisy_labels": noisy_labels, "noise_matrix": np.asarray(noise, dtype=np.float64)}

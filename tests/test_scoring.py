@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from playing_with_mnist.evaluation import confusion_counts, most_confused_pairs, per_class_accuracy, plot_confusion, prediction_table
+from playing_with_mnist.scoring import confusion_counts, most_confused_pairs, per_class_accuracy, plot_confusion, prediction_table
 
 NAMES = ["0", "O", "o"]
 

@@ -131,17 +131,3 @@ def plot_per_class_accuracy(per_class: pd.DataFrame, title: str) -> plt.Figure:
         axes.set(title=title, xlabel="class", ylabel="accuracy")
         axes.legend(frameon=False, loc="lower right")
     return figure
-
-
-def plot_image_grid(images: torch.Tensor, titles: list[str], colours: list[str] | None = None, columns: int = 8, title: str = "") -> plt.Figure:
-    """uint8 images [N, 1, S, S] in a grid, each with a small title."""
-    rows = max(1, -(-len(images) // columns))
-    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.45 + 0.4), squeeze=False, layout="constrained")
-    for index, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if index < len(images):
-            ax.imshow(images[index, 0].numpy(), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
-            ax.set_title(titles[index], fontsize=8, color=(colours or ["black"] * len(images))[index])
-    if title:
-        figure.suptitle(title)
-    return figure

@@ -1,0 +1,165 @@
+"""Model input: the one format every training reads, and the ways data becomes it.
+
+A model input holds every image of a data set as uint8 ``[N, 1, S, S]`` tensors, dark ink
+on white, with integer labels and the names to show them by; a split says which indices
+are trained on and which are scored. Task 1's zip, MNIST, the digit subset and the noisy
+set all become this format here, so training, reports and experiments read one thing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypedDict
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .archive import ArchiveError, CharacterArchive, display_labels, list_archive
+from .images import decode_many, preprocess_image
+
+logger = logging.getLogger(__name__)
+
+DIGITS = [str(d) for d in range(10)]
+
+
+class ModelInput(TypedDict):
+    """The saved format (a plain dict on disk, so older files keep loading)."""
+
+    images: torch.Tensor  # uint8 [N, 1, S, S], dark ink on white
+    labels: torch.Tensor  # int64 [N], indices into class_names
+    class_names: list[str]  # what a label is shown as (``A``, ``7``)
+    class_folders: list[str]  # the folder each class came from
+    members: list[str]  # where each image came from (zip member, ``test/00001``)
+    source: dict[str, Any]  # what the data is, for reports (see reporting.describe_source)
+    fingerprint: str  # changes whenever the images may have changed
+
+
+def decode_archive(archive: CharacterArchive, params: dict[str, Any]) -> tuple[ModelInput, dict[str, Any]]:
+    """Every class image of ``archive`` at ``image_size`` x ``image_size``, with its folder as label.
+
+    ``params``: ``image_size``, ``workers`` (0: all cores), ``max_broken_fraction`` (the share
+    of undecodable images to skip before giving up) and ``min_images_per_class``. Returns the
+    model input and a summary of what was kept, skipped and broken.
+    """
+    size = int(params["image_size"])
+    with archive.open() as zip_file:
+        listing = list_archive(zip_file, str(archive.path.name))
+    for folder in listing.empty_classes:
+        logger.warning("Class folder %r holds no image: left out", folder)
+    if listing.skipped:
+        logger.info("Skipped entries that are not class images: %s", listing.skipped)
+
+    read_member = lambda zip_file, name: zip_file.read(name)  # noqa: E731 - runs in the decoding threads
+    decoded = decode_many(archive.open, read_member, listing.members, size, int(params.get("workers") or 0))
+    broken = [result for result in decoded if isinstance(result, str)]
+    for reason in broken:
+        logger.warning("Skipping broken image %s", reason)
+    share = len(broken) / len(decoded)
+    if share > float(params["max_broken_fraction"]):
+        raise ArchiveError(
+            f"{archive.path.name}: {len(broken)} of {len(decoded)} images cannot be decoded "
+            f"({share:.0%}, more than preprocess.max_broken_fraction={params['max_broken_fraction']}). "
+            "Check the zip; the first is " + broken[0]
+        )
+    keep = [i for i, result in enumerate(decoded) if not isinstance(result, str)]
+    labels = torch.tensor([listing.labels[i] for i in keep], dtype=torch.long)
+    counts = torch.bincount(labels, minlength=len(listing.class_folders))
+    too_small = [listing.class_folders[c] for c in range(len(counts)) if counts[c] < int(params["min_images_per_class"])]
+    if too_small:
+        raise ArchiveError(
+            f"{archive.path.name}: class folder(s) {', '.join(too_small)} keep fewer than "
+            f"{params['min_images_per_class']} readable images; add images or remove the folder(s)"
+        )
+    summary = {
+        "source": archive.source,
+        "images": len(keep),
+        "classes": len(listing.class_folders),
+        "skipped_entries": listing.skipped,
+        "broken_images": broken,
+        "empty_class_folders": listing.empty_classes,
+        "image_size": size,
+    }
+    logger.info("Decoded %d images in %d classes to %dx%d grayscale", len(keep), len(listing.class_folders), size, size)
+    model_input = ModelInput(
+        images=torch.from_numpy(np.stack([decoded[i] for i in keep])).unsqueeze(1).contiguous(),
+        labels=labels,
+        class_names=display_labels(listing.class_folders),
+        class_folders=listing.class_folders,
+        members=[listing.members[i] for i in keep],
+        source=archive.source,
+        fingerprint=archive.fingerprint,
+    )
+    return model_input, summary
+
+
+def invert_ink(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images with ink and background swapped (MNIST's white on black <-> dark on white)."""
+    return 255 - images
+
+
+def array_images(images: np.ndarray, size: int, invert: bool) -> torch.Tensor:
+    """uint8 [N, H, W] arrays (MNIST's) to uint8 [N, 1, size, size] through ``preprocess_image``.
+
+    ``invert`` turns white ink on black into dark ink on white, so that every model of the
+    project sees one convention and pretrained weights carry over.
+    """
+    if len(images):
+        resized = torch.from_numpy(np.stack([preprocess_image(Image.fromarray(image), size) for image in images]))
+    else:
+        resized = torch.zeros((0, size, size), dtype=torch.uint8)
+    return (invert_ink(resized) if invert else resized).unsqueeze(1).contiguous()
+
+
+def train_test_input(
+    train_images: torch.Tensor, train_labels: torch.Tensor, test_images: torch.Tensor, test_labels: torch.Tensor,
+    members: list[str], source: dict[str, Any], fingerprint: str,
+) -> tuple[ModelInput, dict[str, Any]]:
+    """One model input of the digits 0-9 holding training then test images, and the split
+    that says which is which.
+
+    The split's ``val`` is the test set: training scores it after every epoch, which gives
+    the test accuracy per epoch the MNIST comparisons plot.
+    """
+    n_train, n_test = len(train_images), len(test_images)
+    model_input = ModelInput(
+        images=torch.cat([train_images, test_images]),
+        labels=torch.cat([train_labels, test_labels]).long(),
+        class_names=list(DIGITS),
+        class_folders=list(DIGITS),
+        members=members,
+        source=source,
+        fingerprint=fingerprint,
+    )
+    split = {"train": torch.arange(n_train), "val": torch.arange(n_train, n_train + n_test),
+             "val_is": "test set", "fingerprint": fingerprint}
+    return model_input, split
+
+
+def digit_subset(model_input: ModelInput, split: dict[str, Any]) -> tuple[ModelInput, dict[str, Any]]:
+    """``model_input`` restricted to the classes named ``0`` .. ``9``, relabelled 0-9, and
+    ``split``'s train/val assignment of those images (so no validation image is trained on)."""
+    names = list(model_input["class_names"])
+    missing = [d for d in DIGITS if d not in names]
+    if missing:
+        raise ValueError(f"the Task 1 data has no class for digit(s) {', '.join(missing)}; its classes are {names[:12]}...")
+    old_labels = torch.tensor([names.index(d) for d in DIGITS])
+    labels = model_input["labels"]
+    keep = torch.nonzero(torch.isin(labels, old_labels)).flatten()
+    new_label = torch.full((len(names),), -1, dtype=torch.long)
+    new_label[old_labels] = torch.arange(len(DIGITS))
+    position = torch.full((len(labels),), -1, dtype=torch.long)
+    position[keep] = torch.arange(len(keep))
+    fingerprint = f"{model_input['fingerprint']}|digits"
+    subset = ModelInput(
+        images=model_input["images"][keep],
+        labels=new_label[labels[keep]],
+        class_names=list(DIGITS),
+        class_folders=[model_input["class_folders"][i] for i in old_labels.tolist()],
+        members=[model_input["members"][i] for i in keep.tolist()],
+        source=model_input["source"],
+        fingerprint=fingerprint,
+    )
+    subset_split = {part: position[split[part]][position[split[part]] >= 0] for part in ("train", "val")}
+    logger.info("Digit subset: %d training and %d validation images", len(subset_split["train"]), len(subset_split["val"]))
+    return subset, {**subset_split, "fingerprint": fingerprint}
