@@ -109,3 +109,13 @@ def test_an_interrupted_figure_save_leaves_the_previous_image(tmp_path: Path, mo
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["graph.png"]
+
+
+def test_an_atomic_save_gets_the_permissions_a_plain_write_gets(tmp_path: Path) -> None:
+    from playing_with_mnist.data.atomic import atomic_write
+
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(b"x")
+    with atomic_write(tmp_path / "atomic.bin") as stream:
+        stream.write(b"x")
+    assert (tmp_path / "atomic.bin").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777

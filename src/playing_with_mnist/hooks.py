@@ -6,7 +6,6 @@ import os
 
 import matplotlib
 from kedro.framework.hooks import hook_impl
-from kedro.framework.project import find_pipelines
 from kedro.io import MemoryDataset
 
 
@@ -28,10 +27,9 @@ class MissingInputsHooks:
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that this check would leave running
     def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
-        from playing_with_mnist.pipeline_registry import ON_DEMAND
+        from playing_with_mnist.pipeline_registry import ON_DEMAND, all_pipelines
 
-        # Every pipeline folder's pipeline, not only those this run asked for: they say who makes what.
-        makers = {name: p.all_outputs() for name, p in find_pipelines(raise_errors=True).items()}
+        makers = {name: p.all_outputs() for name, p in all_pipelines().items()}
         made_by_default = set().union(*(outputs for name, outputs in makers.items() if name not in ON_DEMAND))
         missing = []
         for dataset in sorted(pipeline.inputs()):

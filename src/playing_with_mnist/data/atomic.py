@@ -8,6 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
 
+# mkstemp creates files readable by their owner only; a saved file gets the usual permissions
+# (0666 less the umask), as open() would give it. Read once: os.umask can only be read by setting it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 @contextmanager
 def atomic_write(path: Path | str, mode: str = "wb", **open_kwargs: Any) -> Iterator[IO]:
@@ -19,6 +24,7 @@ def atomic_write(path: Path | str, mode: str = "wb", **open_kwargs: Any) -> Iter
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
+        os.chmod(temporary, 0o666 & ~_UMASK)
         with os.fdopen(handle, mode, **open_kwargs) as stream:
             yield stream
             stream.flush()
