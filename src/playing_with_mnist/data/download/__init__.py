@@ -4,7 +4,7 @@ Used only by the ``playing-with-mnist download`` command: nothing else in the pr
 touches the network.
 """
 
-from .fetch import DownloadError, VerificationError, fetch, partial_path
+from .transfer import DownloadError, VerificationError, fetch, partial_path
 from .targets import (
     TRAIN_PART1_URL,
     ZipExpectation,

@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .fetch import DEFAULT_TIMEOUT, DownloadError
+from .transfer import DEFAULT_TIMEOUT, DownloadError
 from .progress import ConsoleProgress
 from .targets import (
     DATA_DIR,

@@ -22,7 +22,7 @@ from pathlib import Path
 from ..archive import ArchiveError, file_sha256, list_archive, open_zip
 from ..atomic import atomic_write
 from ..idx import MNIST_FILES
-from .fetch import DEFAULT_TIMEOUT, DownloadError, VerificationError, fetch
+from .transfer import DEFAULT_TIMEOUT, DownloadError, VerificationError, fetch
 from .progress import Progress
 
 DATA_DIR = Path("data/01_raw")
