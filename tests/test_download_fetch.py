@@ -182,7 +182,7 @@ def test_a_disk_that_fills_up_mid_download_leaves_nothing(server: FileServer, tm
         def fileno(self) -> int:
             raise AssertionError("never reached: the write fails first")
 
-    monkeypatch.setattr(fetch_module, "open", lambda path, mode: FullDisk(Path(path)), raising=False)
+    monkeypatch.setattr(transfer, "open", lambda path, mode: FullDisk(Path(path)), raising=False)
     target = tmp_path / "trainPart1.zip"
     with pytest.raises(DownloadError) as failure:
         fetch(server.url("/trainPart1.zip"), target)
