@@ -14,16 +14,9 @@ from playing_with_mnist.data.download import transfer
 from playing_with_mnist.data.download import DownloadError, VerificationError, ZipExpectation, check_character_zip, fetch, partial_path
 from playing_with_mnist.data.download.progress import ConsoleProgress
 
-from .http_server import FileServer
+from .http_server import FileServer, no_proxy  # noqa: F401 (an autouse fixture)
 
 TINY = ZipExpectation(classes=6, images=36)  # the tiny_zip fixture: 6 classes x 6 images
-
-
-@pytest.fixture(autouse=True)
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Requests to 127.0.0.1 must not go to a proxy the environment may name."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
