@@ -8,9 +8,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kedro.framework.cli.utils import find_run_command
-from kedro.framework.project import configure_project
-
 
 def main(*args: Any, **kwargs: Any) -> Any:
     # The argument list click would parse: the first positional argument or ``args=``, else sys.argv.
@@ -23,6 +20,10 @@ def main(*args: Any, **kwargs: Any) -> Any:
         if hasattr(sys, "ps1"):  # interactive: return the code instead of leaving the interpreter
             return code
         sys.exit(code)
+    # Imported here: importing Kedro sets up its logging, which the download command does not want.
+    from kedro.framework.cli.utils import find_run_command
+    from kedro.framework.project import configure_project
+
     package_name = Path(__file__).parent.name
     configure_project(package_name)
     kwargs["standalone_mode"] = not hasattr(sys, "ps1")

@@ -22,15 +22,20 @@ def human_bytes(count: float) -> str:
 
 
 class Progress(Protocol):
-    """What a download reports: its start, bytes so far (resumed ones included), its end."""
+    """What a download reports: its start, bytes so far (resumed ones included), its end, and notes
+    (a retry, a mirror that failed)."""
 
+    def note(self, message: str) -> None: ...
     def start(self, name: str, url: str, total: int | None, offset: int) -> None: ...
     def update(self, done: int) -> None: ...
     def finish(self, done: int) -> None: ...
 
 
 class QuietProgress:
-    """Reports only the start, to the log: for library callers without a terminal of their own."""
+    """Reports the start and notes to the log: for library callers without a terminal of their own."""
+
+    def note(self, message: str) -> None:
+        logger.warning("%s", message)
 
     def start(self, name: str, url: str, total: int | None, offset: int) -> None:
         logger.info("Downloading %s from %s", name, url)
@@ -90,13 +95,19 @@ class ConsoleProgress:
             self.note("  " + self._status(done, now))
 
     def finish(self, done: int) -> None:
-        self.note("  " + self._status(done, time.monotonic()) + " - complete")
+        status = self._status(done, time.monotonic()) + " - complete, verifying"
+        if self._line_open:  # the live line becomes the final one
+            self.stream.write("\r" + status + "\033[K\n")
+            self.stream.flush()
+            self._line_open = False
+        else:
+            self.note("  " + status)
 
     def _status(self, done: int, now: float) -> str:
         speed = (done - self._offset) / max(now - self._started, 1e-3)
         if self._total:
             eta = (self._total - done) / speed if speed > 0 else float("inf")
-            left = f", {eta:.0f} s left" if eta != float("inf") and done < self._total else ""
+            left = f", {eta:.0f} s left" if 1 <= eta < float("inf") and done < self._total else ""
             amount = f"{human_bytes(done)} / {human_bytes(self._total)} ({100 * done / self._total:.0f}%)"
         else:
             amount, left = human_bytes(done), ""

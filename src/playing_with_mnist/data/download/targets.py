@@ -23,7 +23,7 @@ from ..archive import ArchiveError, file_sha256, list_archive, open_zip
 from ..atomic import atomic_write
 from ..idx import MNIST_FILES
 from .transfer import DEFAULT_TIMEOUT, DownloadError, VerificationError, fetch
-from .progress import Progress
+from .progress import Progress, QuietProgress
 
 DATA_DIR = Path("data/01_raw")
 TRAIN_PART1_NAME = "trainPart1.zip"
@@ -186,6 +186,8 @@ def download_mnist(
                 break
             except DownloadError as error:
                 failures.append(str(error))
+                if mirror != mirrors[-1]:
+                    (progress or QuietProgress()).note(f"{error}\nTrying the next mirror.")
         else:
             raise DownloadError(f"{name}: every mirror failed:\n  " + "\n  ".join(failures))
         results.append((target, True))

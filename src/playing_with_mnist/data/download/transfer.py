@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import http.client
 import json
-import logging
 import os
 import re
 import shutil
@@ -23,8 +22,6 @@ from pathlib import Path
 from urllib.error import HTTPError, URLError
 
 from .progress import Progress, QuietProgress, human_bytes
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 20.0  # seconds without an answer (connect, or between two reads)
 DEFAULT_ATTEMPTS = 3  # transfers per call: the first, then resumes after dropped connections
@@ -102,7 +99,7 @@ def fetch(
                     f"{url}: the download of {target.name} stopped ({error}). What arrived is kept in "
                     f"{partial.name}: run the command again to resume it."
                 ) from None
-            logger.warning("%s: %s; resuming (try %d of %d)", url, error, attempt + 1, attempts)
+            progress.note(f"{url}: the connection dropped {error}; resuming (try {attempt + 1} of {attempts})")
     if verify is not None:
         try:
             verify(partial)
@@ -199,7 +196,7 @@ def _transfer(url: str, partial: Path, name: str, timeout: float, progress: Prog
                 ) from None
             raise DownloadError(f"cannot write {name} in {partial.parent}: {error.strerror or error}") from None
     if total is not None and done != total:
-        raise _Interrupted(f"the server sent {human_bytes(done)} of {human_bytes(total)}")
+        raise _Interrupted(f"after {human_bytes(done)} of {human_bytes(total)}")
     progress.finish(done)
 
 
