@@ -195,3 +195,12 @@ def test_the_console_script(server: FileServer, tmp_path: Path) -> None:
     done = run("trainPart1", "--url", server.url("/s/trainPart1.zip"))
     assert done.returncode == 0, done.stderr
     assert manifest_path(tmp_path / "data" / "01_raw" / "trainPart1.zip").exists()
+
+
+def test_every_other_argument_list_still_goes_to_kedro_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kedro.framework.cli.utils
+
+    calls = []
+    monkeypatch.setattr(kedro.framework.cli.utils, "find_run_command", lambda package: lambda *a, **k: calls.append((a, k)))
+    main(["--pipelines=train", "download"])
+    assert calls == [((["--pipelines=train", "download"],), {"standalone_mode": True})]
