@@ -33,6 +33,7 @@ class ServerState:
     requests: list[dict] = field(default_factory=list)  # {"path": raw request path, "headers": {...}}
     cut_after: list[int] = field(default_factory=list)  # bytes of body sent by the next requests, then hang up
     honour_range: bool = True
+    misplaced_range: bool = False  # answer a Range request with 206 for bytes from 0
     status: int | None = None  # answer every request with this error status
     send_length: bool = True
     hang: bool = False  # accept the connection, never answer
@@ -65,7 +66,7 @@ class _Handler(BaseHTTPRequestHandler):
         start = 0
         match = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
         if match and state.honour_range and self.headers.get("If-Range", etag) == etag:
-            start = int(match.group(1))
+            start = 0 if state.misplaced_range else int(match.group(1))
             if start >= len(data):
                 self.send_response(416)
                 self.send_header("Content-Range", f"bytes */{len(data)}")

@@ -77,6 +77,17 @@ def test_server_without_range_support_restarts_cleanly(server: FileServer, tiny_
     assert target.read_bytes() == tiny_zip.read_bytes()
 
 
+def test_a_misplaced_partial_answer_restarts_without_a_range(server: FileServer, tiny_zip: Path, tmp_path: Path) -> None:
+    server.state.cut_after = [2500]
+    target = tmp_path / "trainPart1.zip"
+    with pytest.raises(DownloadError):
+        fetch(server.url("/trainPart1.zip"), target, attempts=1)
+    server.state.misplaced_range = True
+    fetch(server.url("/trainPart1.zip"), target, verify=verify_tiny, attempts=1)
+    assert target.read_bytes() == tiny_zip.read_bytes()
+    assert [r["headers"].get("Range") for r in server.state.requests] == [None, "bytes=2500-", None]
+
+
 def test_file_changed_on_the_server_restarts_instead_of_splicing(server: FileServer, tmp_path: Path) -> None:
     server.state.serve("/data.bin", bytes(range(256)) * 40, etag='"old"')
     server.state.cut_after = [5000]

@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     except DownloadError as error:
         report.note(f"Error: {error}")
         return EXIT_FAILED
+    except OSError as error:  # e.g. a data folder that cannot be created or written
+        report.note(f"Error: {error}")
+        return EXIT_FAILED
     except KeyboardInterrupt:
         report.note("Interrupted. What arrived is kept: run the same command again to resume.")
         return EXIT_INTERRUPTED
@@ -84,7 +87,7 @@ def _train_part1(args: argparse.Namespace, data_dir: Path, report: ConsoleProgre
     try:
         path, downloaded = download_train_part1(data_dir, args.url, force=args.force, progress=report,
                                                 timeout=args.timeout)
-    except DownloadError as error:
+    except (DownloadError, OSError) as error:
         report.note(f"Error: {error}")
         return False
     if downloaded:
@@ -98,7 +101,7 @@ def _mnist(args: argparse.Namespace, data_dir: Path, report: ConsoleProgress) ->
     try:
         # Mirrors given or not, the MD5s are torchvision's published ones.
         results = download_mnist(data_dir, args.mirrors, force=args.force, progress=report, timeout=args.timeout)
-    except DownloadError as error:
+    except (DownloadError, OSError) as error:
         report.note(f"Error: {error}")
         return False
     fetched = sum(downloaded for _, downloaded in results)

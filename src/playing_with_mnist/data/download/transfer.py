@@ -147,10 +147,13 @@ def _open(url: str, partial: Path, timeout: float) -> tuple[http.client.HTTPResp
             f"{url}: cannot reach the server ({reason}). Check the network connection, and the "
             "proxy in HTTPS_PROXY / HTTP_PROXY if you need one."
         ) from None
-    status_range = response.headers.get("Content-Range", "")
-    if offset and response.status == 206 and status_range.startswith(f"bytes {offset}-"):
-        return response, offset
-    return response, 0  # the server sent the whole file (no Range support, or it changed)
+    if offset and response.status == 206:
+        if response.headers.get("Content-Range", "").startswith(f"bytes {offset}-"):
+            return response, offset
+        response.close()  # a part other than the one asked for: start again without a range
+        partial.unlink(missing_ok=True)
+        return _open(url, partial, timeout)
+    return response, 0  # the whole file (no Range support, or it changed): ``partial`` restarts
 
 
 class _Complete(Exception):
