@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"folder of the raw data (default: {DATA_DIR}, relative to the project's root)")
     parser.add_argument("--url", default=TRAIN_PART1_URL, help="where to get trainPart1.zip (default: the seed's link)")
     parser.add_argument("--mnist-mirror", action="append", dest="mirrors", metavar="URL",
-                        help="base URL of an MNIST mirror, ending in / (repeatable; default: torchvision's mirrors)")
+                        help="base URL of an MNIST mirror (repeatable; default: torchvision's mirrors)")
     parser.add_argument("--force", action="store_true", help="download again even when a verified file is there")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help=f"seconds to wait for a server before giving up (default: {DEFAULT_TIMEOUT:.0f})")

@@ -181,7 +181,8 @@ def download_mnist(
         failures = []
         for mirror in mirrors:
             try:
-                fetch(mirror + name, target, verify=lambda path, md5=md5s[name]: check_md5(path, md5),
+                base = mirror if mirror.endswith("/") else mirror + "/"  # a mirror typed without its slash
+                fetch(base + name, target, verify=lambda path, md5=md5s[name]: check_md5(path, md5),
                       progress=progress, timeout=timeout)
                 break
             except DownloadError as error:
