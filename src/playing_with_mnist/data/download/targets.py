@@ -157,7 +157,7 @@ def download_mnist(
 ) -> list[tuple[Path, bool]]:
     """Put the four verified MNIST files in ``data_dir/mnist``; return each path and whether it was downloaded.
 
-    ``mirrors`` (base URLs ending in ``/``) and ``md5s`` ({file name: MD5}) default to
+    ``mirrors`` (base URLs: a mirror's URL plus the file name is the file) and ``md5s`` ({file name: MD5}) default to
     torchvision's. Each file is tried at every mirror in turn. Files already there with
     the right MD5 are kept unless ``force``. Raises :class:`DownloadError`.
     """
