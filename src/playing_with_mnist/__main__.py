@@ -1,14 +1,29 @@
-"""Run the project as ``python -m playing_with_mnist`` (the same as ``kedro run``)."""
+"""Run the project as ``python -m playing_with_mnist`` (the same as ``kedro run``).
+
+``playing-with-mnist download ...`` is the one exception: it downloads the real data
+(see :mod:`playing_with_mnist.data.download.cli`) and runs nothing.
+"""
 
 import sys
 from pathlib import Path
 from typing import Any
 
-from kedro.framework.cli.utils import find_run_command
-from kedro.framework.project import configure_project
-
 
 def main(*args: Any, **kwargs: Any) -> Any:
+    # The argument list click would parse: the first positional argument or ``args=``, else sys.argv.
+    argv = kwargs.get("args", args[0] if args else None)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["download"]:
+        from playing_with_mnist.data.download.cli import main as download
+
+        code = download(argv[1:])
+        if hasattr(sys, "ps1"):  # interactive: return the code instead of leaving the interpreter
+            return code
+        sys.exit(code)
+    # Imported here: importing Kedro sets up its logging, which the download command does not want.
+    from kedro.framework.cli.utils import find_run_command
+    from kedro.framework.project import configure_project
+
     package_name = Path(__file__).parent.name
     configure_project(package_name)
     kwargs["standalone_mode"] = not hasattr(sys, "ps1")
