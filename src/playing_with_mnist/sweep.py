@@ -57,11 +57,12 @@ def project_root() -> Path:
     return Path(found) if found else Path(__file__).resolve().parents[2]
 
 
-def env_train_changes(env: str) -> dict[str, Any]:
-    """What the Kedro environment ``conf/<env>`` changes in ``train`` (its own files only).
+def env_train_changes(env: str, *without: str) -> dict[str, Any]:
+    """What the Kedro environment ``conf/<env>`` changes in ``train`` (its own files only), less
+    the keys named in ``without``.
 
-    The sweep's ``tuned`` recipe reads ``conf/tuned`` this way (``${env_train:tuned}``), so the
-    tuned recipe's numbers live in one file.
+    The sweep's ``tuned`` recipe reads ``conf/tuned`` this way (``${env_train:tuned,epochs}``), so
+    the tuned recipe's numbers live in one file.
     """
     from kedro.framework.project import settings
 
@@ -72,7 +73,7 @@ def env_train_changes(env: str) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     for file in files:
         changes.update(_plain(OmegaConf.load(file)).get("train") or {})
-    return changes
+    return {key: value for key, value in changes.items() if key not in without}
 
 
 def load_sweep_parameters() -> dict[str, Any]:
@@ -92,3 +93,12 @@ def registered_runs() -> dict[str, dict[str, Any]]:
     if not runs:
         raise ValueError("sweep.runs is empty: list recipes and seeds in conf/base/parameters_sweep.yml")
     return runs
+
+
+def training_tags(namespace: str) -> dict[str, str]:
+    """Tags of a sweep's training (``sweep.tuned_s2``): the sweep, its configuration, recipe and seed."""
+    sweep, _, configuration = namespace.partition(".")
+    if sweep != "sweep" or not configuration:
+        return {}
+    recipe, seed = recipe_and_seed(configuration)
+    return {"sweep": sweep, "configuration": configuration, "recipe": recipe, **({"seed": str(seed)} if seed is not None else {})}
