@@ -48,6 +48,9 @@ class DaskRunner(AbstractRunner):
         self.torch_threads, self.connect_timeout = torch_threads, float(connect_timeout)
         self.timeline: list[dict[str, Any]] = []  # where and when each node of the last run ran
 
+    def _get_executor(self, max_workers: int) -> None:
+        return None  # Dask schedules the nodes; Kedro's executor loop is not used
+
     def _client(self, stack: ExitStack) -> tuple[Any, dict[str, int]]:
         """A client of the cluster, and the PyTorch threads of each worker where this runner decides them."""
         from distributed import Client
