@@ -47,3 +47,23 @@ class MissingInputsHooks:
                 "This run needs data that other pipelines or nodes make, and it does not exist yet: "
                 + "; ".join(missing) + ". Run those first, then this one again."
             )
+
+
+class TrainingParametersHooks:
+    """Check every training's settings before anything runs, naming a wrong or unknown parameter.
+
+    A sweep's recipe with a typo would otherwise stop only when its training starts, after
+    others have run for hours; the check covers every instance of the training pipeline.
+    """
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
+        from playing_with_mnist.training.config import TrainConfig, merge_train_params
+
+        for node in pipeline.nodes:
+            if node.name.split(".")[-1] != "train_model" or "params:train" not in node.inputs:
+                continue
+            train = catalog.load("params:train")
+            TrainConfig.from_params(train, "train")
+            for name in (i for i in node.inputs if i.startswith("params:") and i != "params:train"):
+                TrainConfig.from_params(merge_train_params(train, catalog.load(name)), name.removeprefix("params:"))

@@ -3,7 +3,7 @@
 ``__default__`` is Task 1 end to end (preprocess, train, report). ``predict`` and
 ``evaluate`` use a trained model on new data; ``mnist_transfer`` (Task 2) and
 ``noisy_labels`` (Task 3, after Tasks 1 and 2) are the MNIST experiments, and
-``mnist_data`` prepares their MNIST input. These run only when named.
+``mnist_data`` prepares their MNIST input; ``sweep`` trains recipes x seeds. These run only when named.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import importlib.resources
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
-ON_DEMAND = ("predict", "evaluate", "mnist_data", "mnist_transfer", "noisy_labels")
+ON_DEMAND = ("predict", "evaluate", "mnist_data", "mnist_transfer", "noisy_labels", "sweep")
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -2,7 +2,8 @@
 
 import warnings
 
-from playing_with_mnist.hooks import MissingInputsHooks, RunEnvironmentHooks
+from playing_with_mnist.hooks import MissingInputsHooks, RunEnvironmentHooks, TrainingParametersHooks
+from playing_with_mnist.sweep import env_train_changes, sweep_runs
 from playing_with_mnist.tracking import TrainingTrackingHooks
 
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 marks deprecated; it is not ours to fix.
@@ -10,7 +11,7 @@ warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is depreca
 
 # kedro-mlflow's own hook (one MLflow run per `kedro run`) registers itself as a plugin;
 # TrainingTrackingHooks keeps its store in the project and adds a run per training.
-HOOKS = (RunEnvironmentHooks(), MissingInputsHooks(), TrainingTrackingHooks())
+HOOKS = (RunEnvironmentHooks(), MissingInputsHooks(), TrainingParametersHooks(), TrainingTrackingHooks())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
@@ -18,4 +19,6 @@ CONFIG_LOADER_ARGS = {
     # An environment (conf/local, conf/tuned) changes parameters key by key instead of
     # replacing whole top-level blocks: conf/tuned lists only what the tuned recipe changes.
     "merge_strategy": {"parameters": "soft"},
+    # The sweep (conf/base/parameters_sweep.yml): one training per recipe and seed.
+    "custom_resolvers": {"sweep_runs": sweep_runs, "env_train": env_train_changes},
 }

@@ -30,6 +30,7 @@ import pandas as pd
 import torch
 from kedro.framework.hooks import hook_impl
 
+from playing_with_mnist.sweep import training_tags
 from playing_with_mnist.training.config import TrainConfig, merge_train_params
 
 logger = logging.getLogger(__name__)
@@ -196,12 +197,11 @@ class TrainingTrackingHooks:
     def before_node_run(self, node, inputs: dict[str, Any]) -> None:  # noqa: ANN001 - Kedro's signature
         if not self.enabled or not node.name.split(".")[-1] == TRAINING_NODE:
             return
-        import mlflow
-
-        parent = mlflow.active_run()
+        parent = self._parent_run()
         if parent is None:  # kedro-mlflow is off for this pipeline
             return
         namespace = node.namespace or "train"
+        tags = training_tags(namespace)
         params = {k: v for k, v in inputs.items() if k.startswith("params:")}
         train = params.pop("params:train", {})
         overrides = next(iter(params.values()), None)
@@ -211,11 +211,11 @@ class TrainingTrackingHooks:
         except ValueError:
             resolved = merge_train_params(train, overrides)  # the node itself will say what is wrong
         run = self.client.create_run(
-            parent.info.experiment_id, run_name=namespace,
-            tags={"mlflow.parentRunId": parent.info.run_id, "training": namespace, **self.context_tags},
+            parent[1], run_name=namespace,
+            tags={"mlflow.parentRunId": parent[0], "training": namespace, **self.context_tags, **tags},
         )
         source = model_input.get("source", {})
-        values = {**flatten(resolved, "train."), "recipe": self.recipe,
+        values = {**flatten(resolved, "train."), "recipe": tags.get("recipe", self.recipe),
                   "data.source": json.dumps(source, sort_keys=True, default=str)[:500],
                   "data.fingerprint": str(model_input.get("fingerprint", ""))[:500],
                   "data.images": len(model_input.get("images", [])),
@@ -242,6 +242,27 @@ class TrainingTrackingHooks:
             self.client.log_artifact(run_id, str(path), artifact_path="model")
         self.client.set_terminated(run_id, "FINISHED")
         self.training_runs[node.namespace or "train"] = run_id
+
+    # ---- where runs go: this process's kedro-mlflow run; a Dask worker overrides these -------------
+
+    def _parent_run(self) -> tuple[str, str] | None:
+        """The ``kedro run``'s MLflow run (id, experiment id) that trainings nest under, if any."""
+        import mlflow
+
+        active = mlflow.active_run()
+        return (active.info.run_id, active.info.experiment_id) if active is not None else None
+
+    def _finished_training(self, namespace: str) -> str | None:
+        return self.training_runs.get(namespace)
+
+    def worker_state(self) -> dict[str, Any] | None:
+        """What a process that runs nodes for this one (a Dask worker) needs to log into the same
+        runs: the store, the parent run, the tags. ``None`` when nothing is tracked."""
+        parent = self._parent_run() if self.enabled else None
+        if parent is None:
+            return None
+        return {"tracking_uri": self.client.tracking_uri, "parent": parent, "recipe": self.recipe,
+                "context_tags": dict(self.context_tags)}
 
     def _log_history(self, run_id: str, history: pd.DataFrame) -> None:
         from mlflow.entities import Metric
@@ -294,12 +315,10 @@ class TrainingTrackingHooks:
         (evaluate, the MNIST experiments) into the ``kedro run``'s own run."""
         if not self.enabled:
             return
-        import mlflow
-
-        if dataset_name in TASK1_REPORT and "task1" in self.training_runs:
-            run_id, file_name = self.training_runs["task1"], TASK1_REPORT[dataset_name]
-        elif (active := mlflow.active_run()) is not None and _is_report(data):
-            run_id, file_name = active.info.run_id, dataset_name.replace(".", "/") + _suffix(data)
+        if dataset_name in TASK1_REPORT and (task1 := self._finished_training("task1")) is not None:
+            run_id, file_name = task1, TASK1_REPORT[dataset_name]
+        elif (parent := self._parent_run()) is not None and _is_report(data):
+            run_id, file_name = parent[0], dataset_name.replace(".", "/") + _suffix(data)
         else:
             return
         try:

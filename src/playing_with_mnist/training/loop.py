@@ -149,7 +149,7 @@ def fit(
         len(train_images), len(val_images), config.epochs,
     )
     scored_model = options.ema.module if options.ema is not None else step_model
-    started, first_epoch = time.perf_counter(), len(history) + 1
+    started, first_epoch, started_at = time.perf_counter(), len(history) + 1, time.time()
     with live_progress("training images", len(train_images) * max(0, config.epochs - len(history))) as advance:
         for epoch in range(len(history) + 1, config.epochs + 1):
             epoch_start = time.perf_counter()
@@ -185,5 +185,6 @@ def fit(
         "device": describe_device(device), "device_type": device.type, "precision": precision,
         "channels_last": channels_last, "compiled": compiled, "ema": options.ema is not None,
         "seconds": sum(row["seconds"] for row in history),
+        "started_at": started_at, "finished_at": time.time(),  # wall clock (Unix time) of this process's training
     }
     return FitResult(model, history, run)

@@ -1,0 +1,33 @@
+"""Wiring of the ``sweep`` pipeline: one training per configuration of ``sweep.runs``, then one comparison.
+
+The configurations are read when the pipelines are registered (``playing_with_mnist.sweep``):
+each is an instance of the one training pipeline under ``sweep.<run>``, on Task 1's cache
+and split, with ``params:sweep.runs.<run>`` laid over ``params:train``. The trainings do not
+depend on each other, so a parallel runner (``playing_with_mnist.runner.DaskRunner``) runs
+them side by side.
+"""
+
+from kedro.pipeline import Node, Pipeline
+
+from playing_with_mnist.sweep import registered_runs
+
+from ..preprocess import create_pipeline as preprocess
+from ..train.pipeline import training_pipeline
+from .nodes import compare_sweep
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    runs = list(registered_runs())
+    overrides = [f"params:sweep.runs.{run}" for run in runs]
+    trainings = [training_pipeline(run, "character_images", "train_val_split", params) for run, params in zip(runs, overrides)]
+    sweep = Pipeline(
+        [
+            *trainings,
+            Node(compare_sweep, ["params:sweep.runs", *(f"{run}_history" for run in runs)],
+                 ["comparison", "recipe_summary", "accuracy_curves"], name="compare_sweep"),
+        ],
+        namespace="sweep",
+        inputs={"character_images", "train_val_split"},
+        parameters={"params:train", "params:sweep.runs", *overrides},
+    )
+    return preprocess() + sweep

@@ -1,0 +1,146 @@
+"""What runs on a Dask worker: one node, with the project's hooks, its data through the catalog.
+
+A worker is another process (on this machine or another): it sets the project up once
+(settings, logging), gives PyTorch its share of the cores and, on a machine with several GPUs,
+its own GPU, then runs the node as Kedro's runners do (``kedro.runner.Task``). Trainings are
+tracked by :class:`WorkerTrackingHooks`: the driver's MLflow run is passed explicitly, so each
+training logs into its own MLflow run from whichever process trains it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kedro.io import AbstractDataset
+from kedro.pipeline.node import Node
+
+from playing_with_mnist.tracking import TrainingTrackingHooks
+
+from .cluster import choose_gpu
+
+
+@dataclass(frozen=True)
+class WorkerContext:
+    """Everything a worker needs from the ``kedro run`` that sent it a node (plain, picklable)."""
+
+    package_name: str
+    logging: dict | None
+    tracking: dict | None
+    torch_threads: dict[str, int]  # worker address -> PyTorch threads; absent: leave PyTorch's own
+    is_async: bool = False
+
+
+class SharedDataset(AbstractDataset):
+    """A dataset kept in memory by the Dask scheduler, for data passed between nodes that may run
+    on different workers (what a ``MemoryDataset`` is under Kedro's own runners)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    @staticmethod
+    def _client() -> Any:
+        from distributed import get_client
+
+        return get_client()
+
+    def load(self) -> Any:
+        return self._client().get_dataset(self._name)
+
+    def save(self, data: Any) -> None:
+        self._client().publish_dataset(data, name=self._name, override=True)
+
+    def _exists(self) -> bool:
+        return self._name in self._client().list_datasets()
+
+    def _release(self) -> None:
+        try:
+            self._client().unpublish_dataset(self._name)
+        except KeyError:  # never saved (its node failed)
+            pass
+
+    def _describe(self) -> dict[str, Any]:
+        return {"name": self._name}
+
+
+class WorkerTrackingHooks(TrainingTrackingHooks):
+    """:class:`TrainingTrackingHooks` in a worker: the parent run and store come from the driver, and a
+    finished training's run is found in the store (it may have run in another process)."""
+
+    def __init__(self, state: dict[str, Any]):
+        super().__init__()
+        from mlflow.tracking import MlflowClient
+
+        self.enabled = True
+        self.client = MlflowClient(tracking_uri=state["tracking_uri"])
+        self.parent = tuple(state["parent"])
+        self.recipe, self.context_tags = state["recipe"], dict(state["context_tags"])
+
+    def _parent_run(self) -> tuple[str, str] | None:
+        return self.parent  # type: ignore[return-value]
+
+    def _finished_training(self, namespace: str) -> str | None:
+        found = self.client.search_runs(
+            [self.parent[1]], max_results=1, order_by=["attributes.end_time DESC"],
+            filter_string=f"tags.mlflow.parentRunId = '{self.parent[0]}' and tags.training = '{namespace}' "
+                          "and attributes.status = 'FINISHED'")
+        return found[0].info.run_id if found else None
+
+
+_configured: set[str] = set()
+
+
+def _set_up_process(context: WorkerContext) -> None:
+    if context.package_name in _configured:
+        return
+    from kedro.framework.project import configure_logging, configure_project
+
+    configure_project(context.package_name)
+    if context.logging:
+        configure_logging(context.logging)
+    _configured.add(context.package_name)
+
+
+def _set_up_devices(context: WorkerContext) -> None:
+    from distributed import get_worker
+
+    import torch
+
+    worker = get_worker()
+    if threads := context.torch_threads.get(worker.address):
+        torch.set_num_threads(threads)
+    if torch.cuda.is_available():
+        gpu = choose_gpu(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count(), worker.name)
+        if gpu is not None:
+            torch.cuda.set_device(gpu)
+
+
+def hook_manager_for(context: WorkerContext) -> Any:
+    """The project's hooks, with tracking that logs into the driver's MLflow run. Plugins found by
+    entry point (kedro-mlflow's own hook) stay in the driver: they keep state of the driver's run."""
+    from kedro.framework.hooks.manager import _create_hook_manager, _register_hooks
+    from kedro.framework.project import settings
+
+    manager = _create_hook_manager()
+    hooks = [hook for hook in settings.HOOKS if not isinstance(hook, TrainingTrackingHooks)]
+    if context.tracking is not None:
+        hooks.append(WorkerTrackingHooks(context.tracking))
+    _register_hooks(manager, hooks)
+    return manager
+
+
+def run_node(node: Node, catalog: Any, context: WorkerContext, run_id: str | None, *dependencies: Any) -> dict[str, Any]:
+    """Run ``node`` on this worker (``dependencies``: the futures of the nodes it waits for, unused).
+
+    Returns where and when it ran."""
+    from distributed import get_worker
+    from kedro.runner.task import Task
+
+    _set_up_process(context)
+    _set_up_devices(context)
+    started = time.time()
+    Task(node=node, catalog=catalog, hook_manager=hook_manager_for(context), is_async=context.is_async,
+         run_id=run_id).execute()
+    return {"node": node.name, "worker": get_worker().address, "started": started, "finished": time.time()}

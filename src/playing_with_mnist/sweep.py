@@ -1,0 +1,104 @@
+"""The sweep's configurations: which trainings ``kedro run --pipelines=sweep`` makes.
+
+The sweep is declared in the parameters (``conf/base/parameters_sweep.yml``): recipes (each
+one's changes to ``train``) and seeds. ``sweep.runs`` is generated from them by the OmegaConf
+resolver ``sweep_runs`` (registered in ``settings.py``): one entry per recipe and seed, named
+``<recipe>_s<seed>``, holding what that training changes in ``train``. Kedro builds pipelines
+before it reads parameters, so the pipeline registry reads the same parameters once with
+Kedro's config loader (:func:`registered_runs`) and makes one training per entry.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+RUN_NAME = re.compile(r"^(?P<recipe>.+)_s(?P<seed>\d+)$")
+
+
+def run_name(recipe: str, seed: int) -> str:
+    """``tuned``, 2 -> ``tuned_s2``: the training's namespace inside ``sweep``."""
+    return f"{recipe}_s{int(seed)}"
+
+
+def recipe_and_seed(name: str) -> tuple[str, int | None]:
+    """``tuned_s2`` -> (``tuned``, 2); a run listed by hand under another name is its own recipe."""
+    match = RUN_NAME.match(name)
+    return (match["recipe"], int(match["seed"])) if match else (name, None)
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
+
+
+def sweep_runs(recipes: Any, seeds: Any) -> dict[str, dict[str, Any]]:
+    """Every recipe at every seed: ``{"seed_s0": {"seed": 0}, "tuned_s0": {..., "seed": 0}, ...}``.
+
+    Each value is laid over ``train`` by the training node (``merge_train_params``), so a run-time
+    ``--params=train.epochs=1`` shortens every training of the sweep.
+    """
+    recipes, seeds = _plain(recipes) or {}, _plain(seeds) or []
+    if not isinstance(recipes, dict) or not all(isinstance(v, dict) for v in recipes.values()):
+        raise ValueError(f"sweep.recipes must map recipe names to their changes to `train`, got {recipes!r}")
+    if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ValueError(f"sweep.seeds must be a list of whole numbers, got {seeds!r}")
+    return {run_name(recipe, seed): {**changes, "seed": seed} for recipe, changes in recipes.items() for seed in seeds}
+
+
+def project_root() -> Path:
+    """The Kedro project the command runs in (the folder with ``pyproject.toml`` above the cwd)."""
+    from kedro.utils import find_kedro_project
+
+    found = find_kedro_project(Path.cwd())
+    return Path(found) if found else Path(__file__).resolve().parents[2]
+
+
+def env_train_changes(env: str, *without: str) -> dict[str, Any]:
+    """What the Kedro environment ``conf/<env>`` changes in ``train`` (its own files only), less
+    the keys named in ``without``.
+
+    The sweep's ``tuned`` recipe reads ``conf/tuned`` this way (``${env_train:tuned,epochs}``), so
+    the tuned recipe's numbers live in one file.
+    """
+    from kedro.framework.project import settings
+
+    folder = project_root() / settings.CONF_SOURCE / env
+    files = sorted(folder.glob("parameters*.yml")) + sorted(folder.glob("parameters*.yaml"))
+    if not files:
+        raise ValueError(f"the sweep names the recipe of environment {env!r}, but {folder} has no parameters file")
+    changes: dict[str, Any] = {}
+    for file in files:
+        changes.update(_plain(OmegaConf.load(file)).get("train") or {})
+    return {key: value for key, value in changes.items() if key not in without}
+
+
+def load_sweep_parameters() -> dict[str, Any]:
+    """The ``sweep`` parameters as ``kedro run`` reads them (base, then KEDRO_ENV or local)."""
+    from kedro.config import OmegaConfigLoader
+    from kedro.framework.project import settings
+
+    args = dict(settings.CONFIG_LOADER_ARGS)
+    loader = OmegaConfigLoader(conf_source=str(project_root() / settings.CONF_SOURCE),
+                               env=os.environ.get("KEDRO_ENV"), **args)
+    return dict(loader["parameters"].get("sweep") or {})
+
+
+def registered_runs() -> dict[str, dict[str, Any]]:
+    """The sweep's runs (name -> changes to ``train``) when the pipelines are registered."""
+    runs = load_sweep_parameters().get("runs") or {}
+    if not runs:
+        raise ValueError("sweep.runs is empty: list recipes and seeds in conf/base/parameters_sweep.yml")
+    return runs
+
+
+def training_tags(namespace: str) -> dict[str, str]:
+    """Tags of a sweep's training (``sweep.tuned_s2``): the sweep, its configuration, recipe and seed."""
+    sweep, _, configuration = namespace.partition(".")
+    if sweep != "sweep" or not configuration:
+        return {}
+    recipe, seed = recipe_and_seed(configuration)
+    return {"sweep": sweep, "configuration": configuration, "recipe": recipe, **({"seed": str(seed)} if seed is not None else {})}

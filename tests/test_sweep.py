@@ -1,0 +1,109 @@
+"""The sweep: its configurations, its pipeline's structure, its comparison, and the Dask cluster's sizing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from playing_with_mnist.pipelines.sweep.nodes import compare_sweep
+from playing_with_mnist.runner.cluster import choose_gpu, plan_local_cluster
+from playing_with_mnist.sweep import recipe_and_seed, sweep_runs, training_tags
+
+from .conftest import PROJECT_ROOT
+
+
+def history(accuracies: list[float]) -> pd.DataFrame:
+    epochs = range(1, len(accuracies) + 1)
+    return pd.DataFrame({"epoch": list(epochs), "train_loss": [1.0] * len(accuracies), "train_accuracy": [0.5] * len(accuracies),
+                         "val_loss": [2.0 - a for a in accuracies], "val_accuracy": accuracies,
+                         "seconds": [3.0] * len(accuracies), "train_seconds": [2.0] * len(accuracies)})
+
+
+def test_every_recipe_runs_at_every_seed_over_train() -> None:
+    runs = sweep_runs({"seed": {}, "tuned": {"dropout": 0.1, "augment": {"rotate": 10}}}, [0, 7])
+    assert runs == {"seed_s0": {"seed": 0}, "seed_s7": {"seed": 7},
+                    "tuned_s0": {"dropout": 0.1, "augment": {"rotate": 10}, "seed": 0},
+                    "tuned_s7": {"dropout": 0.1, "augment": {"rotate": 10}, "seed": 7}}
+    assert recipe_and_seed("tuned_s7") == ("tuned", 7) and recipe_and_seed("by_hand") == ("by_hand", None)
+    assert training_tags("sweep.tuned_s7") == {"sweep": "sweep", "configuration": "tuned_s7", "recipe": "tuned", "seed": "7"}
+    assert training_tags("mnist_transfer.scratch") == {}
+    with pytest.raises(ValueError, match="sweep.seeds"):
+        sweep_runs({"seed": {}}, ["one"])
+
+
+def test_the_default_sweep_is_both_recipes_at_three_seeds_and_tuned_is_read_from_conf_tuned() -> None:
+    from kedro.config import OmegaConfigLoader
+    from kedro.framework.project import settings
+
+    from playing_with_mnist import settings as project_settings
+
+    settings.configure("playing_with_mnist.settings")
+    loader = OmegaConfigLoader(str(PROJECT_ROOT / "conf"), **project_settings.CONFIG_LOADER_ARGS)
+    runs = loader["parameters"]["sweep"]["runs"]
+    assert list(runs) == ["seed_s0", "seed_s1", "seed_s2", "tuned_s0", "tuned_s1", "tuned_s2"]
+    tuned = yaml.safe_load((PROJECT_ROOT / "conf/tuned/parameters_train.yml").read_text())["train"]
+    assert runs["tuned_s1"] == {**{k: v for k, v in tuned.items() if k != "epochs"}, "seed": 1}
+    assert runs["seed_s2"] == {"seed": 2}
+
+
+def test_the_sweep_pipeline_trains_once_per_configuration_then_compares(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(PROJECT_ROOT)
+    from playing_with_mnist.pipelines.sweep import create_pipeline
+
+    pipeline = create_pipeline()
+    trainings = sorted(n.name for n in pipeline.nodes if n.name.endswith(".train_model"))
+    assert trainings == [f"sweep.{r}_s{s}.train_model" for r in ("seed", "tuned") for s in range(3)]
+    (compare,) = [n for n in pipeline.nodes if n.name == "sweep.compare_sweep"]
+    assert compare.inputs == ["params:sweep.runs"] + [f"sweep.{r}_s{s}_history" for r in ("seed", "tuned") for s in range(3)]
+    assert set(compare.outputs) == {"sweep.comparison", "sweep.recipe_summary", "sweep.accuracy_curves"}
+    training = next(n for n in pipeline.nodes if n.name == "sweep.tuned_s1.train_model")
+    assert {"character_images", "train_val_split", "params:train", "params:sweep.runs.tuned_s1"} <= set(training.inputs)
+    # no training depends on another: a parallel runner may run all six at once
+    assert all(not (pipeline.node_dependencies[n] & {m for m in pipeline.nodes if m.name.endswith(".train_model")})
+               for n in pipeline.nodes if n.name.endswith(".train_model"))
+
+
+def test_the_comparison_table_and_summary_agree_with_the_histories() -> None:
+    runs = {"seed_s0": {"seed": 0}, "seed_s1": {"seed": 1}, "tuned_s0": {"seed": 0}, "tuned_s1": {"seed": 1}}
+    histories = [history([0.1, 0.3, 0.2]), history([0.2, 0.25, 0.4]), history([0.5, 0.7, 0.6]), history([0.4, 0.6, 0.8])]
+    table, summary, figure = compare_sweep(runs, *histories)
+    assert list(table["run"]) == list(runs) and list(table["recipe"]) == ["seed", "seed", "tuned", "tuned"]
+    assert list(table["seed"]) == [0, 1, 0, 1]
+    assert table["final_val_accuracy"].tolist() == pytest.approx([0.2, 0.4, 0.6, 0.8])
+    assert table["best_val_accuracy"].tolist() == pytest.approx([0.3, 0.4, 0.7, 0.8])
+    assert table["best_epoch"].tolist() == [2, 3, 2, 3]
+    summary = summary.set_index("recipe")
+    assert summary.loc["seed", "runs"] == 2
+    assert summary.loc["seed", "final_val_accuracy_mean"] == pytest.approx(0.3)
+    assert summary.loc["tuned", "final_val_accuracy_std"] == pytest.approx(pd.Series([0.6, 0.8]).std())
+    assert summary.loc["tuned", "best_val_accuracy_mean"] == pytest.approx(0.75)
+    assert (summary.loc["seed", "final_val_accuracy_min"], summary.loc["seed", "final_val_accuracy_max"]) == pytest.approx((0.2, 0.4))
+    lines = figure.axes[0].get_lines()
+    assert len([line for line in lines if line.get_label().startswith(("seed (", "tuned ("))]) == 2
+    mean = next(line for line in lines if line.get_label().startswith("tuned ("))
+    assert list(mean.get_ydata()) == pytest.approx([0.45, 0.65, 0.7])
+
+
+def test_a_local_cluster_fits_the_machine() -> None:
+    cpu = plan_local_cluster(cpu_count=2, gpu_count=0, has_dask_cuda=False)
+    assert (cpu.kind, cpu.n_workers, cpu.threads_per_worker, cpu.torch_threads, cpu.gpus) == ("cpu", 2, 1, 1, ())
+    big = plan_local_cluster(cpu_count=16, gpu_count=1, has_dask_cuda=True)
+    assert (big.kind, big.n_workers, big.torch_threads) == ("cpu", 4, 4), "one GPU: workers share it and the cores"
+    gpus = plan_local_cluster(cpu_count=16, gpu_count=4, has_dask_cuda=False)
+    assert (gpus.kind, gpus.n_workers, gpus.gpus, gpus.torch_threads) == ("gpus", 4, (0, 1, 2, 3), 4)
+    assert plan_local_cluster(cpu_count=16, gpu_count=4, has_dask_cuda=True).kind == "dask-cuda"
+    mine = plan_local_cluster(cpu_count=8, gpu_count=0, has_dask_cuda=False, n_workers=3, threads_per_worker=2)
+    assert (mine.n_workers, mine.threads_per_worker, mine.torch_threads) == (3, 2, 2)
+    with pytest.raises(ValueError, match="n_workers"):
+        plan_local_cluster(cpu_count=8, gpu_count=0, has_dask_cuda=False, n_workers=0)
+
+
+def test_a_worker_trains_on_its_own_gpu() -> None:
+    assert choose_gpu(None, device_count=4, worker_name=2) == 2
+    assert choose_gpu(None, device_count=2, worker_name="3") == 1
+    assert choose_gpu("1", device_count=4, worker_name=2) is None, "given its GPU: its first device"
+    assert choose_gpu(None, device_count=1, worker_name=5) is None
+    assert choose_gpu(None, device_count=0, worker_name=0) is None
