@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
 
-    from playing_with_mnist.data.synthetic import write_demo_zip
+    from playing_with_mnist.demo.characters import write_demo_zip
 
     with tempfile.TemporaryDirectory() as folder:
         project = Path(folder) / "project"

@@ -1,124 +1,26 @@
-"""Experiment tracking with MLflow, through kedro-mlflow: one MLflow run per training.
-
-kedro-mlflow opens one MLflow run per ``kedro run`` (named after its pipelines) and logs the
-parameters each node reads. :class:`TrainingTrackingHooks` adds, for every training node
-(Task 1's ``task1``, each MNIST run such as ``mnist_transfer.scratch``), a run nested under
-it with the resolved training settings, the recipe, the data and its fingerprint, the
-per-epoch history as metric steps, the final accuracies, the model (a weights-only
-checkpoint) and, for Task 1, its report (graphs, confusion matrix, ``results.md``).
-Other outputs of a run (evaluate's test metrics, the MNIST experiments' documents and
-figures) go to the ``kedro run``'s own MLflow run.
-
-The store is the project's SQLite file (``mlflow.db``) and artifacts on disk
-(``mlartifacts/``): nothing needs a server or the network. ``tracking.enabled: false`` (or
-``--params=tracking.enabled=false``) turns all of it off; the run then touches no store.
-"""
+"""The hooks that put every training in an MLflow run of its own (see the package's docstring)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import re
-import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
-import pandas as pd
 import torch
 from kedro.framework.hooks import hook_impl
 
 from playing_with_mnist.sweep import training_tags
 from playing_with_mnist.training.config import TrainConfig, merge_train_params
 
+from .artifacts import TASK1_REPORT, flatten, git_commit, is_report, log_history, log_object, suffix
+from .store import IN_MEMORY_STORE, absolute_store, check_store
+
 logger = logging.getLogger(__name__)
 
 TRAINING_NODE = "train_model"  # the training node's name in every instance of the training pipeline
-# Task 1's report, logged into Task 1's training run: dataset name -> artifact file name.
-TASK1_REPORT = {
-    "loss_graph": "loss_graph.png", "accuracy_graph": "accuracy_graph.png", "confusion_matrix": "confusion_matrix.png",
-    "per_class_accuracy_graph": "per_class_accuracy.png", "results_document": "results.md", "training_metrics": "metrics.json",
-}
-# Final numbers of metrics.json (Task 1) and test_metrics.json (evaluate), logged as final.<key>
-# and test.<key>; the history gives final.last_val_accuracy and final.max_val_accuracy itself.
-FINAL_METRICS = ("max_train_accuracy", "last_train_accuracy", "val_accuracy", "val_accuracy_case_folded")
-TEST_METRICS = ("accuracy", "accuracy_case_folded")
-IN_MEMORY_STORE = "sqlite:///:memory:"
-
-
-class TrackingStoreError(RuntimeError):
-    """The MLflow store cannot be opened."""
-
-
-def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"augment": {"rotate": 10}}`` -> ``{"augment.rotate": 10}``."""
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}."))
-        else:
-            flat[name] = value
-    return flat
-
-
-def absolute_store(uri: str | None, project_path: Path) -> str:
-    """A relative ``sqlite:///name.db`` made absolute inside the project (MLflow reads it from the cwd)."""
-    uri = uri or "sqlite:///mlflow.db"
-    if uri.startswith("sqlite:///") and uri != IN_MEMORY_STORE:
-        path = Path(uri[len("sqlite:///"):])
-        if not path.is_absolute():
-            return f"sqlite:///{(project_path / path).resolve()}"
-    return uri
-
-
-@contextlib.contextmanager
-def store_lock(uri: str) -> Iterator[None]:
-    """Hold an exclusive lock beside a SQLite store: two runs that create its tables at once
-    (two terminals, a sweep) would otherwise race through MLflow's migrations and one would fail."""
-    if not uri.startswith("sqlite:///") or uri == IN_MEMORY_STORE:
-        yield
-        return
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    with open(Path(urlparse(uri).path).with_suffix(".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
-def check_store(uri: str) -> None:
-    """Open the store once (creating it if new), so that a broken one stops the run before anything is trained."""
-    from mlflow.tracking import MlflowClient
-
-    if uri.startswith("sqlite:///") and uri != IN_MEMORY_STORE:
-        folder = Path(urlparse(uri).path).parent
-        if not folder.is_dir():
-            raise TrackingStoreError(f"the MLflow store {uri} is in a folder that does not exist ({folder})")
-    try:
-        with store_lock(uri):
-            MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-    except Exception as error:  # any failure to open it: corrupt file, no permission, unreachable server
-        raise TrackingStoreError(
-            f"the MLflow tracking store {uri} cannot be opened ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
-            "Fix or remove it (a removed mlflow.db is made anew), point conf/local/mlflow.yml's "
-            "server.mlflow_tracking_uri elsewhere, or run without tracking: --params=tracking.enabled=false"
-        ) from error
-
-
-def git_commit(project_path: Path) -> str | None:
-    try:
-        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_path, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
 
 
 class TrainingTrackingHooks:
@@ -231,7 +133,7 @@ class TrainingTrackingHooks:
         if run_id is None:
             return
         trained_model, history = outputs[node.outputs[0]], outputs[node.outputs[1]]
-        self._log_history(run_id, history)
+        log_history(self.client, run_id, history)
         run = trained_model.get("run", {})
         for key in ("device", "precision"):
             self.client.set_tag(run_id, key, str(run.get(key)))
@@ -263,22 +165,6 @@ class TrainingTrackingHooks:
             return None
         return {"tracking_uri": self.client.tracking_uri, "parent": parent, "recipe": self.recipe,
                 "context_tags": dict(self.context_tags)}
-
-    def _log_history(self, run_id: str, history: pd.DataFrame) -> None:
-        from mlflow.entities import Metric
-
-        metrics = []
-        for row in history.to_dict("records"):
-            step = int(row["epoch"])
-            for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"):
-                if key in row and pd.notna(row[key]):
-                    metrics.append(Metric(key, float(row[key]), 0, step))
-        if len(history):
-            last = int(history["epoch"].iloc[-1])
-            metrics += [Metric("final.last_val_accuracy", float(history["val_accuracy"].iloc[-1]), 0, last),
-                        Metric("final.max_val_accuracy", float(history["val_accuracy"].max()), 0, last)]
-        for start in range(0, len(metrics), 900):  # MLflow takes at most 1,000 metrics a batch
-            self.client.log_batch(run_id, metrics=metrics[start : start + 900])
 
     @hook_impl
     def on_node_error(self, node) -> None:  # noqa: ANN001 - Kedro's signature
@@ -317,45 +203,11 @@ class TrainingTrackingHooks:
             return
         if dataset_name in TASK1_REPORT and (task1 := self._finished_training("task1")) is not None:
             run_id, file_name = task1, TASK1_REPORT[dataset_name]
-        elif (parent := self._parent_run()) is not None and _is_report(data):
-            run_id, file_name = parent[0], dataset_name.replace(".", "/") + _suffix(data)
+        elif (parent := self._parent_run()) is not None and is_report(data):
+            run_id, file_name = parent[0], dataset_name.replace(".", "/") + suffix(data)
         else:
             return
         try:
-            _log_object(self.client, run_id, data, file_name)
+            log_object(self.client, run_id, data, file_name)
         except Exception as error:  # tracking must never cost a result: the dataset is still saved
             logger.warning("Could not log %s to MLflow: %s", dataset_name, error)
-
-
-def _is_report(data: Any) -> bool:
-    import matplotlib.figure
-
-    return isinstance(data, (matplotlib.figure.Figure, str)) or (
-        isinstance(data, dict) and any(key in data for key in FINAL_METRICS + TEST_METRICS))
-
-
-def _suffix(data: Any) -> str:
-    import matplotlib.figure
-
-    if isinstance(data, matplotlib.figure.Figure):
-        return ".png"
-    return ".md" if isinstance(data, str) else ".json"
-
-
-def _log_object(client: Any, run_id: str, data: Any, file_name: str) -> None:
-    import matplotlib.figure
-
-    if isinstance(data, matplotlib.figure.Figure):
-        client.log_figure(run_id, data, file_name, save_kwargs={"dpi": 110})
-    elif isinstance(data, str):
-        # The document links the same run's figures by their catalog paths; in MLflow they sit beside it.
-        client.log_text(run_id, re.sub(r"(?:\.\./)+([^/()]+)/\{save_version\}/\1", r"\1", data), file_name)
-    elif isinstance(data, dict):
-        client.log_dict(run_id, data, file_name)
-        from mlflow.entities import Metric
-
-        prefix, keys = ("final.", FINAL_METRICS) if "max_val_accuracy" in data else ("test.", TEST_METRICS)
-        metrics = [Metric(prefix + key, float(data[key]), 0, 0) for key in keys
-                   if isinstance(data.get(key), (int, float)) and not isinstance(data.get(key), bool)]
-        if metrics:
-            client.log_batch(run_id, metrics=metrics)

@@ -1,0 +1,97 @@
+"""What goes into MLflow: flattened settings, the history as metric steps, figures, documents
+and metrics files, and the code's commit."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from playing_with_mnist.reporting import SAVE_VERSION
+
+# Task 1's report, logged into Task 1's training run: dataset name -> artifact file name.
+TASK1_REPORT = {
+    "loss_graph": "loss_graph.png", "accuracy_graph": "accuracy_graph.png", "confusion_matrix": "confusion_matrix.png",
+    "per_class_accuracy_graph": "per_class_accuracy.png", "results_document": "results.md", "training_metrics": "metrics.json",
+}
+# Final numbers of metrics.json (Task 1) and test_metrics.json (evaluate), logged as final.<key>
+# and test.<key>; the history gives final.last_val_accuracy and final.max_val_accuracy itself.
+FINAL_METRICS = ("max_train_accuracy", "last_train_accuracy", "val_accuracy", "val_accuracy_case_folded")
+TEST_METRICS = ("accuracy", "accuracy_case_folded")
+# A document's link to a figure of its run (reporting.artifact_link): in MLflow they sit side by side.
+_RUN_LINK = re.compile(r"(?:\.\./)+([^/()]+)/" + re.escape(SAVE_VERSION) + r"/\1")
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"augment": {"rotate": 10}}`` -> ``{"augment.rotate": 10}``."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def git_commit(project_path: Path) -> str | None:
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_path, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def log_history(client: Any, run_id: str, history: pd.DataFrame) -> None:
+    """The per-epoch history as metric steps, and the last and best validation accuracy."""
+    from mlflow.entities import Metric
+
+    metrics = []
+    for row in history.to_dict("records"):
+        step = int(row["epoch"])
+        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"):
+            if key in row and pd.notna(row[key]):
+                metrics.append(Metric(key, float(row[key]), 0, step))
+    if len(history):
+        last = int(history["epoch"].iloc[-1])
+        metrics += [Metric("final.last_val_accuracy", float(history["val_accuracy"].iloc[-1]), 0, last),
+                    Metric("final.max_val_accuracy", float(history["val_accuracy"].max()), 0, last)]
+    for start in range(0, len(metrics), 900):  # MLflow takes at most 1,000 metrics a batch
+        client.log_batch(run_id, metrics=metrics[start : start + 900])
+
+
+def is_report(data: Any) -> bool:
+    import matplotlib.figure
+
+    return isinstance(data, (matplotlib.figure.Figure, str)) or (
+        isinstance(data, dict) and any(key in data for key in FINAL_METRICS + TEST_METRICS))
+
+
+def suffix(data: Any) -> str:
+    import matplotlib.figure
+
+    if isinstance(data, matplotlib.figure.Figure):
+        return ".png"
+    return ".md" if isinstance(data, str) else ".json"
+
+
+def log_object(client: Any, run_id: str, data: Any, file_name: str) -> None:
+    import matplotlib.figure
+
+    if isinstance(data, matplotlib.figure.Figure):
+        client.log_figure(run_id, data, file_name, save_kwargs={"dpi": 110})
+    elif isinstance(data, str):
+        # The document links the same run's figures by their catalog paths; in MLflow they sit beside it.
+        client.log_text(run_id, _RUN_LINK.sub(r"\1", data), file_name)
+    elif isinstance(data, dict):
+        client.log_dict(run_id, data, file_name)
+        from mlflow.entities import Metric
+
+        prefix, keys = ("final.", FINAL_METRICS) if "max_val_accuracy" in data else ("test.", TEST_METRICS)
+        metrics = [Metric(prefix + key, float(data[key]), 0, 0) for key in keys
+                   if isinstance(data.get(key), (int, float)) and not isinstance(data.get(key), bool)]
+        if metrics:
+            client.log_batch(run_id, metrics=metrics)
