@@ -6,10 +6,11 @@ anything, so that they can be checked with any number of CPUs and GPUs.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 ADDRESS_VARIABLE = "DASK_SCHEDULER_ADDRESS"  # Dask's own variable for its scheduler-address setting
 
@@ -70,6 +71,22 @@ def local_gpu_count() -> int:
         return torch.cuda.device_count() if torch.cuda.is_available() else 0
     except Exception:  # no usable CUDA: a CPU cluster
         return 0
+
+
+@contextlib.contextmanager
+def environment_kept() -> Iterator[None]:
+    """Give this process its environment back when the block ends.
+
+    Dask's nannies set ``OMP_NUM_THREADS=1`` (and MKL's, OpenBLAS's) in the process that starts
+    them, not only in their workers; left there, every later subprocess of a notebook or a test
+    run would inherit one thread.
+    """
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def start_local_cluster(plan: ClusterPlan) -> Any:

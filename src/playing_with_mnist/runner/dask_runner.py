@@ -1,9 +1,9 @@
 """``DaskRunner``: the nodes of a pipeline as Dask tasks, side by side where they do not depend
 on each other, on a local cluster or on a running one. Kedro's documented ``DaskRunner`` recipe
-(deployment with Dask), brought to Kedro 1.x's runner API: one future per node, whose
-dependencies are the futures of the nodes it needs; every input and output goes through the
-catalog, from the worker that runs the node; data kept in memory between nodes is held by the
-scheduler.
+(deployment with Dask), brought to Kedro 1.x's runner API: one future per node, submitted once
+the nodes it needs have finished, placed by Dask's scheduler; every input and output goes
+through the catalog, from the worker that runs the node; data kept in memory between nodes is
+held by the scheduler.
 
     kedro run --pipelines=sweep --runner=playing_with_mnist.runner.DaskRunner
     kedro run --pipelines=sweep --runner=playing_with_mnist.runner.DaskRunner --runner-params=address=tcp://host:8786
@@ -30,7 +30,7 @@ from kedro.runner import AbstractRunner
 
 from playing_with_mnist.tracking import TrainingTrackingHooks
 
-from .cluster import ADDRESS_VARIABLE, connect, default_plan, start_local_cluster
+from .cluster import ADDRESS_VARIABLE, connect, default_plan, environment_kept, start_local_cluster
 from .worker import SharedDataset, WorkerContext, run_node
 
 
@@ -65,6 +65,7 @@ class DaskRunner(AbstractRunner):
             threads = {addr: self.torch_threads for addr in workers} if self.torch_threads else {}
             return client, threads
         plan = default_plan(self.n_workers, self.threads_per_worker)
+        stack.enter_context(environment_kept())  # left last: the cluster has stopped by then
         cluster = stack.enter_context(start_local_cluster(plan))
         client = stack.enter_context(Client(cluster))
         self._logger.info("Dask: a local %s cluster of %d worker(s), %d thread(s) each, PyTorch on %d thread(s) (dashboard %s)",
@@ -80,8 +81,6 @@ class DaskRunner(AbstractRunner):
                 catalog[name] = SharedDataset(f"{prefix}:{name}")
 
     def _run(self, pipeline: Pipeline, catalog: Any, hook_manager: Any = None, run_id: str | None = None) -> None:
-        from distributed import as_completed
-
         from kedro.framework.project import LOGGING, PACKAGE_NAME
 
         prefix = run_id or uuid.uuid4().hex
@@ -94,38 +93,59 @@ class DaskRunner(AbstractRunner):
             context = WorkerContext(PACKAGE_NAME or "playing_with_mnist", dict(LOGGING) if LOGGING else None,
                                     tracking, threads, self._is_async)
             shared_catalog = client.scatter(catalog, broadcast=True, hash=False)
-            futures: dict[Node, Any] = {}
-            for node in pipeline.nodes:  # topologically sorted: a node's dependencies are submitted first
-                needs = [futures[dependency] for dependency in pipeline.node_dependencies[node]]
-                futures[node] = client.submit(run_node, node, shared_catalog, context, run_id, *needs,
-                                              key=f"{node.name}:{prefix}", retries=0)
-            self._collect(pipeline, catalog, futures, as_completed(futures.values()))
 
-    def _collect(self, pipeline: Pipeline, catalog: Any, futures: dict, completed: Any) -> None:
-        """Wait for every node; independent ones finish even after another failed. Then report."""
-        node_of = {future.key: node for node, future in futures.items()}
+            def submit(node: Node) -> Any:
+                return client.submit(run_node, node, shared_catalog, context, run_id, key=f"{node.name}:{prefix}", retries=0)
+
+            self._run_as_ready(pipeline, catalog, submit)
+
+    def _run_as_ready(self, pipeline: Pipeline, catalog: Any, submit: Any) -> None:
+        """Submit each node as soon as the nodes it needs have finished; wait for all; report.
+
+        A node's inputs come through the catalog, not as Dask data: handing it its dependencies'
+        futures (the recipe's way) would only make Dask place it on the worker that holds them,
+        which puts every training of a sweep on the worker that preprocessed. Submitted when
+        ready, each goes to the least busy worker. Nodes that do not need a failed one still run
+        to their end.
+        """
+        from distributed import as_completed
+
+        waiting = {node: set(pipeline.node_dependencies[node]) for node in pipeline.nodes}
         load_counts = Counter(chain.from_iterable(n.inputs for n in pipeline.nodes))
-        done, failed = [], {}
+        running: dict[str, Node] = {}
+        completed = as_completed()
+        done: list[Node] = []
+        failed: dict[Node, BaseException] = {}
+
+        def submit_ready() -> None:
+            for node in [node for node, needs in waiting.items() if not needs]:
+                del waiting[node]
+                future = submit(node)
+                running[future.key] = node
+                completed.add(future)
+
+        submit_ready()
         for future in completed:
-            node = node_of[future.key]
+            node = running.pop(future.key)
             if future.status != "finished":
                 failed[node] = future.exception()
                 continue
             self.timeline.append(future.result())
             done.append(node)
-            self._logger.info("Completed node: %s (%d of %d)", node.name, len(done), len(futures))
+            self._logger.info("Completed node: %s (%d of %d)", node.name, len(done), len(pipeline.nodes))
             self._release_datasets(node, catalog, load_counts, pipeline)
+            for needs in waiting.values():
+                needs.discard(node)
+            submit_ready()
         if failed:
             self._suggest_resume_scenario(pipeline, done, catalog)
-            raise NodeFailedError(self._failure_message(pipeline, failed))
+            raise NodeFailedError(self._failure_message(failed, sorted(node.name for node in waiting)))
 
     @staticmethod
-    def _failure_message(pipeline: Pipeline, failed: dict) -> str:
-        roots = {node: error for node, error in failed.items() if not pipeline.node_dependencies[node] & set(failed)}
-        causes = "; ".join(f"node {node.name} failed: {type(error).__name__}: {str(error)[:500]}" for node, error in roots.items())
-        skipped = sorted(node.name for node in failed if node not in roots)
-        worker_died = any(type(error).__name__ == "KilledWorker" for error in roots.values())
-        return (causes + (f". Not run, as they need its outputs: {', '.join(skipped)}" if skipped else "")
+    def _failure_message(failed: dict, not_run: list[str]) -> str:
+        causes = "; ".join(f"node {node.name} failed: {type(error).__name__}: {str(error)[:500]}" for node, error in failed.items())
+        worker_died = any(type(error).__name__ == "KilledWorker" for error in failed.values())
+        return (causes + (f". Not run, as they need its outputs: {', '.join(not_run)}" if not_run else "")
                 + (". The worker running it died (killed, or out of memory); a training continues from its last "
                    "checkpoint with --params=train.resume=true" if worker_died else "")
                 + ". Every node that does not need it ran to its end and saved its outputs.")
