@@ -105,3 +105,25 @@ def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy:
     assert parents[by_name["noisy_labels.cleaned"].data.tags["mlflow.parentRunId"]] == "noisy_labels"
     assert by_name["mnist_transfer.scratch"].data.params["train.epochs"] == "2"
     assert len(client.get_metric_history(by_name["mnist_transfer.pretrained"].info.run_id, "val_accuracy")) == 2
+
+
+def test_both_experiments_run_their_trainings_side_by_side_under_the_dask_runner(
+        project_copy: Path, digit_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from playing_with_mnist.runner import DaskRunner
+
+    small_stand_ins(project_copy)
+    monkeypatch.chdir(project_copy)
+    run_session(project_copy, None, raw_zip=str(digit_zip), **PARAMS)  # Task 1, as before
+    bootstrap_project(project_copy)
+    noisy_runs = ["scratch", "from_task1", "from_task2", "cleaned"]
+    for pipeline, runs, compared in (("mnist_transfer", ["digits", "scratch", "pretrained"], ["scratch", "pretrained"]),
+                                     ("noisy_labels", noisy_runs, noisy_runs)):
+        runner = DaskRunner(n_workers=2, threads_per_worker=1, torch_threads=1)
+        with KedroSession.create(project_path=project_copy, runtime_params={"raw_zip": str(digit_zip), **PARAMS}) as session:
+            session.run(pipeline_names=[pipeline], runner=runner)
+        comparison = pd.read_csv(latest(project_copy / "data/08_reporting" / pipeline, "comparison.csv", ""))
+        assert list(comparison["run"]) == compared
+        trained = {entry["node"]: entry["worker"] for entry in runner.timeline if entry["node"].endswith(".train_model")}
+        assert sorted(trained) == sorted(f"{pipeline}.{run}.train_model" for run in runs)
+        assert len(set(trained.values())) == 2, runner.timeline  # both workers trained
+    assert latest(project_copy / "data/08_reporting/noisy_labels", "results.md", "").stat().st_size > 0
