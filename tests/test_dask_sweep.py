@@ -71,13 +71,13 @@ def test_two_dask_workers_train_side_by_side_as_the_sequential_runner_does(proje
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each of the two single-threaded workers
     try:
-        run_sweep(project, SequentialRunner(), tiny_zip)
+        run_sweep(project, SequentialRunner(), tiny_zip, epochs=4)  # trainings of a few seconds: long enough to overlap
     finally:
         torch.set_num_threads(threads)
     sequential = histories(project)
     runner = DaskRunner(n_workers=2, threads_per_worker=1, torch_threads=1)
     environment = dict(os.environ)
-    run_sweep(project, runner, tiny_zip)
+    run_sweep(project, runner, tiny_zip, epochs=4)
     assert dict(os.environ) == environment  # Dask's nannies set OMP_NUM_THREADS=1 here; the runner undoes it
     parallel = histories(project)
     for run in RUNS:

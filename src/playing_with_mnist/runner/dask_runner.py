@@ -31,7 +31,7 @@ from kedro.runner import AbstractRunner
 from playing_with_mnist.tracking import TrainingTrackingHooks
 
 from .cluster import ADDRESS_VARIABLE, connect, default_plan, environment_kept, start_local_cluster
-from .worker import SharedDataset, WorkerContext, run_node
+from .worker import SharedDataset, WorkerContext, run_node, set_up_worker
 
 
 class NodeFailedError(RuntimeError):
@@ -93,6 +93,9 @@ class DaskRunner(AbstractRunner):
             context = WorkerContext(PACKAGE_NAME or "playing_with_mnist", dict(LOGGING) if LOGGING else None,
                                     tracking, threads, self._is_async)
             shared_catalog = client.scatter(catalog, broadcast=True, hash=False)
+            # Every worker sets the project up now, side by side, not when its first node arrives:
+            # otherwise that node waits seconds for imports while the others run.
+            client.run(set_up_worker, context)
 
             def submit(node: Node) -> Any:
                 return client.submit(run_node, node, shared_catalog, context, run_id, key=f"{node.name}:{prefix}", retries=0)

@@ -103,18 +103,25 @@ def _set_up_process(context: WorkerContext) -> None:
     _configured.add(context.package_name)
 
 
-def _set_up_devices(context: WorkerContext) -> None:
-    from distributed import get_worker
-
+def _set_up_devices(context: WorkerContext, worker: Any) -> None:
     import torch
 
-    worker = get_worker()
     if threads := context.torch_threads.get(worker.address):
         torch.set_num_threads(threads)
     if torch.cuda.is_available():
         gpu = choose_gpu(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count(), worker.name)
         if gpu is not None:
             torch.cuda.set_device(gpu)
+
+
+def set_up_worker(context: WorkerContext, dask_worker: Any = None) -> None:
+    """Set this worker process up for the run (project, logging, threads, GPU) before any node.
+
+    ``dask_worker``: the worker, as ``Client.run`` passes it; inside a task, the task's worker."""
+    from distributed import get_worker
+
+    _set_up_process(context)
+    _set_up_devices(context, dask_worker or get_worker())
 
 
 def hook_manager_for(context: WorkerContext) -> Any:
@@ -138,8 +145,7 @@ def run_node(node: Node, catalog: Any, context: WorkerContext, run_id: str | Non
     from distributed import get_worker
     from kedro.runner.task import Task
 
-    _set_up_process(context)
-    _set_up_devices(context)
+    set_up_worker(context)  # a worker that joined after the run started has not been set up
     started = time.time()
     Task(node=node, catalog=catalog, hook_manager=hook_manager_for(context), is_async=context.is_async,
          run_id=run_id).execute()
