@@ -67,21 +67,24 @@ def test_interrupted_download_resumes_on_the_next_run(server: FileServer, tiny_z
     assert leftovers(target) == ["trainPart1.zip"]
 
 
-def test_server_without_range_support_restarts_cleanly(server: FileServer, tiny_zip: Path, tmp_path: Path) -> None:
+def interrupted_at_2500(server: FileServer, tmp_path: Path) -> Path:
+    """A download of trainPart1.zip whose connection drops after 2,500 bytes, with no retry: its target."""
     server.state.cut_after = [2500]
     target = tmp_path / "trainPart1.zip"
     with pytest.raises(DownloadError):
         fetch(server.url("/trainPart1.zip"), target, attempts=1)
+    return target
+
+
+def test_server_without_range_support_restarts_cleanly(server: FileServer, tiny_zip: Path, tmp_path: Path) -> None:
+    target = interrupted_at_2500(server, tmp_path)
     server.state.honour_range = False
     fetch(server.url("/trainPart1.zip"), target, verify=verify_tiny, attempts=1)
     assert target.read_bytes() == tiny_zip.read_bytes()
 
 
 def test_a_misplaced_partial_answer_restarts_without_a_range(server: FileServer, tiny_zip: Path, tmp_path: Path) -> None:
-    server.state.cut_after = [2500]
-    target = tmp_path / "trainPart1.zip"
-    with pytest.raises(DownloadError):
-        fetch(server.url("/trainPart1.zip"), target, attempts=1)
+    target = interrupted_at_2500(server, tmp_path)
     server.state.misplaced_range = True
     fetch(server.url("/trainPart1.zip"), target, verify=verify_tiny, attempts=1)
     assert target.read_bytes() == tiny_zip.read_bytes()
