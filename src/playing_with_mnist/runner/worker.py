@@ -138,8 +138,8 @@ def hook_manager_for(context: WorkerContext) -> Any:
     return manager
 
 
-def run_node(node: Node, catalog: Any, context: WorkerContext, run_id: str | None, *dependencies: Any) -> dict[str, Any]:
-    """Run ``node`` on this worker (``dependencies``: the futures of the nodes it waits for, unused).
+def run_node(node: Node, catalog: Any, context: WorkerContext, run_id: str | None) -> dict[str, Any]:
+    """Run ``node`` on this worker (the runner submits it once the nodes it needs have finished).
 
     Returns where and when it ran."""
     from distributed import get_worker
