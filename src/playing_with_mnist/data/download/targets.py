@@ -11,7 +11,6 @@ The destinations are those the catalog reads (``raw_character_zip`` and ``raw_mn
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 import zlib
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..archive import ArchiveError, file_sha256, list_archive, open_zip
+from ..archive import ArchiveError, file_digest, file_sha256, list_archive, open_zip
 from ..atomic import atomic_write
 from ..idx import MNIST_FILES
 from .transfer import DEFAULT_TIMEOUT, DownloadError, VerificationError, fetch
@@ -131,17 +130,9 @@ def mnist_sources() -> tuple[list[str], dict[str, str]]:
     return list(MNIST.mirrors), {name: published[name] for name in MNIST_FILES.values()}
 
 
-def _md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)  # MNIST publishes MD5s; only integrity is checked
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_md5(path: Path, expected: str) -> None:
     """Raise :class:`VerificationError` unless ``path``'s MD5 is ``expected``."""
-    found = _md5(path)
+    found = file_digest(path, "md5")
     if found != expected:
         raise VerificationError(f"its MD5 is {found}, the published MD5 is {expected}")
 
