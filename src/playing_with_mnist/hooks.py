@@ -58,12 +58,15 @@ class TrainingParametersHooks:
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
+        from playing_with_mnist.tracking.hooks import TRAINING_NODE
         from playing_with_mnist.training.config import TrainConfig, merge_train_params
 
-        for node in pipeline.nodes:
-            if node.name.split(".")[-1] != "train_model" or "params:train" not in node.inputs:
-                continue
-            train = catalog.load("params:train")
-            TrainConfig.from_params(train, "train")
-            for name in (i for i in node.inputs if i.startswith("params:") and i != "params:train"):
-                TrainConfig.from_params(merge_train_params(train, catalog.load(name)), name.removeprefix("params:"))
+        trainings = [node for node in pipeline.nodes
+                     if node.name.split(".")[-1] == TRAINING_NODE and "params:train" in node.inputs]
+        if not trainings:
+            return
+        train = catalog.load("params:train")
+        TrainConfig.from_params(train, "train")
+        overrides = {i for node in trainings for i in node.inputs if i.startswith("params:") and i != "params:train"}
+        for name in sorted(overrides):
+            TrainConfig.from_params(merge_train_params(train, catalog.load(name)), name.removeprefix("params:"))
