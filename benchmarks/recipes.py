@@ -11,6 +11,8 @@ measured); the summary (mean, standard deviation, min-max) is printed at the end
     python benchmarks/recipes.py --train-zip emnist62_dev_train.zip --test-zip emnist62_dev_test.zip \\
         --recipes tuned --seeds 0 1 2 --out recipes_real.csv
     # a quick look: --epochs 10 overrides the recipe's epochs
+    # a run stopped part-way (a closed laptop, a session's end): the same command with --resume
+    # continues it from its last epoch's checkpoint instead of starting over
 
 Run by hand, never by tests; a 50-epoch seed run takes 20 minutes to hours on a CPU.
 """
@@ -47,9 +49,12 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def project_copy(folder: Path) -> Path:
+def project_copy(folder: Path, keep: bool = False) -> Path:
     """Configuration, code and empty data folders: each run is on its own, and edits made while
-    the benchmark runs do not reach it."""
+    the benchmark runs do not reach it. ``keep``: an existing copy stays as it is (its code,
+    data and checkpoints), so that its run can continue."""
+    if keep and (folder / "conf").is_dir():
+        return folder
     if folder.exists():
         shutil.rmtree(folder)
     shutil.copytree(PROJECT_ROOT / "conf", folder / "conf", ignore=shutil.ignore_patterns("local"))
@@ -85,8 +90,11 @@ def latest_json(project: Path, name: str) -> dict:
 
 
 def run_one(recipe: str, seed: int, args: argparse.Namespace) -> dict[str, object]:
-    project = project_copy(args.workdir / f"{recipe}-seed{seed}")
+    project = project_copy(args.workdir / f"{recipe}-seed{seed}", keep=args.resume)
     params: dict[str, object] = {"train.seed": seed}
+    if args.resume:
+        # A copy with no checkpoint yet starts from the first epoch; resume needs nothing more.
+        params["train.resume"] = "true"
     if args.epochs:
         params["train.epochs"] = args.epochs
     if args.train_zip:
@@ -144,6 +152,8 @@ def main() -> None:
     parser.add_argument("--test-zip", type=Path, help="a zip in the same layout to score with evaluate")
     parser.add_argument("--out", type=Path, default=Path("recipes.csv"), help="CSV that each finished run is appended to")
     parser.add_argument("--workdir", type=Path, default=Path("benchmark-runs"), help="where the project copies go")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep existing project copies and continue their runs from the last checkpoint")
     args = parser.parse_args()
     for path in (args.train_zip, args.test_zip):
         if path is not None and not path.is_file():
