@@ -3,6 +3,7 @@ and links from a document to the figures of the same run."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -42,10 +43,22 @@ def new_figure(width: float = 7.0, height: float = 4.2) -> tuple[plt.Figure, plt
 SAVE_VERSION = "{save_version}"
 
 
+_ARTIFACT_LINK = "../../{name}/" + SAVE_VERSION + "/{name}"
+# The same shape, read back: the file name is the group (and appears twice).
+_ARTIFACT_LINK_PATTERN = re.compile(
+    re.escape(_ARTIFACT_LINK).replace(re.escape("{name}"), r"([^/()]+)", 1).replace(re.escape("{name}"), r"\1"))
+
+
 def artifact_link(file_name: str) -> str:
     """The relative link from a versioned document to ``file_name``, a versioned output of the
     same run in the same folder: ``../../loss_graph.png/{save_version}/loss_graph.png``."""
-    return f"../../{file_name}/{SAVE_VERSION}/{file_name}"
+    return _ARTIFACT_LINK.replace("{name}", file_name)
+
+
+def flat_artifact_links(document: str) -> str:
+    """``document`` with each :func:`artifact_link` replaced by the bare file name, for places
+    (an MLflow run's artifacts) where the document and its figures sit side by side."""
+    return _ARTIFACT_LINK_PATTERN.sub(r"\1", document)
 
 
 def figure_markdown(caption: str, file_name: str) -> str:

@@ -3,14 +3,13 @@ and metrics files, and the code's commit."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from playing_with_mnist.reporting import SAVE_VERSION
+from playing_with_mnist.reporting import flat_artifact_links
 
 # Task 1's report, logged into Task 1's training run: dataset name -> artifact file name.
 TASK1_REPORT = {
@@ -21,8 +20,6 @@ TASK1_REPORT = {
 # and test.<key>; the history gives final.last_val_accuracy and final.max_val_accuracy itself.
 FINAL_METRICS = ("max_train_accuracy", "last_train_accuracy", "val_accuracy", "val_accuracy_case_folded")
 TEST_METRICS = ("accuracy", "accuracy_case_folded")
-# A document's link to a figure of its run (reporting.artifact_link): in MLflow they sit side by side.
-_RUN_LINK = re.compile(r"(?:\.\./)+([^/()]+)/" + re.escape(SAVE_VERSION) + r"/\1")
 
 
 def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -85,7 +82,7 @@ def log_object(client: Any, run_id: str, data: Any, file_name: str) -> None:
         client.log_figure(run_id, data, file_name, save_kwargs={"dpi": 110})
     elif isinstance(data, str):
         # The document links the same run's figures by their catalog paths; in MLflow they sit beside it.
-        client.log_text(run_id, _RUN_LINK.sub(r"\1", data), file_name)
+        client.log_text(run_id, flat_artifact_links(data), file_name)
     elif isinstance(data, dict):
         client.log_dict(run_id, data, file_name)
         from mlflow.entities import Metric
