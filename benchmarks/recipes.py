@@ -11,6 +11,8 @@ measured); the summary (mean, standard deviation, min-max) is printed at the end
     python benchmarks/recipes.py --train-zip emnist62_dev_train.zip --test-zip emnist62_dev_test.zip \\
         --recipes tuned --seeds 0 1 2 --out recipes_real.csv
     # a quick look: --epochs 10 overrides the recipe's epochs
+    # a change to a recipe, measured beside it: --params train.batch_size=16 (its rows are
+    # named "tuned+train.batch_size=16", its project copies likewise)
     # a run stopped part-way (a closed laptop, a session's end): the same command with --resume
     # continues it from its last epoch's checkpoint instead of starting over
 
@@ -24,6 +26,7 @@ import csv
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -89,9 +92,15 @@ def latest_json(project: Path, name: str) -> dict:
     return json.loads((versions[-1] / name).read_text())
 
 
+def recipe_label(recipe: str, changes: list[str]) -> str:
+    """``tuned`` or, with ``--params`` changes, ``tuned+train.batch_size=16``."""
+    return "+".join([recipe, *changes])
+
+
 def run_one(recipe: str, seed: int, args: argparse.Namespace) -> dict[str, object]:
-    project = project_copy(args.workdir / f"{recipe}-seed{seed}", keep=args.resume)
-    params: dict[str, object] = {"train.seed": seed}
+    label = recipe_label(recipe, args.params)
+    project = project_copy(args.workdir / re.sub(r"[^\w.+=-]", "_", f"{label}-seed{seed}"), keep=args.resume)
+    params: dict[str, object] = {"train.seed": seed, **dict(change.split("=", 1) for change in args.params)}
     if args.resume:
         # A copy with no checkpoint yet starts from the first epoch; resume needs nothing more.
         params["train.resume"] = "true"
@@ -105,7 +114,7 @@ def run_one(recipe: str, seed: int, args: argparse.Namespace) -> dict[str, objec
     wall = time.perf_counter() - started
     metrics = latest_json(project, "metrics.json")
     row = {
-        "recipe": recipe, "seed": seed, "epochs": metrics["epochs"],
+        "recipe": label, "seed": seed, "epochs": metrics["epochs"],
         "data": args.train_zip.name if args.train_zip else "demo",
         "val_accuracy": metrics["val_accuracy"], "val_accuracy_case_folded": metrics["val_accuracy_case_folded"],
         "max_val_accuracy": metrics["max_val_accuracy"], "test_accuracy": None, "test_accuracy_case_folded": None,
@@ -148,6 +157,8 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["seed", "tuned"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--epochs", type=int, help="override the recipe's epochs (a quick look)")
+    parser.add_argument("--params", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="changes laid over each recipe, as kedro run --params takes them (train.lr=0.004)")
     parser.add_argument("--train-zip", type=Path, help="a zip in trainPart1.zip's layout (default: the demo set)")
     parser.add_argument("--test-zip", type=Path, help="a zip in the same layout to score with evaluate")
     parser.add_argument("--out", type=Path, default=Path("recipes.csv"), help="CSV that each finished run is appended to")
@@ -158,6 +169,9 @@ def main() -> None:
     for path in (args.train_zip, args.test_zip):
         if path is not None and not path.is_file():
             parser.error(f"{path}: file not found")
+    for change in args.params:
+        if not re.fullmatch(r"[\w.]+=[^,]+", change):
+            parser.error(f"--params {change}: expected KEY=VALUE, one change per word (train.lr=0.004)")
     if args.test_zip and not args.train_zip:
         parser.error("--test-zip needs --train-zip: the demo set's classes are drawn, not handwritten")
 
