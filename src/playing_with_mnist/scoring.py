@@ -32,14 +32,16 @@ def uses_tta(trained_model: dict[str, Any]) -> bool:
     return bool(trained_model.get("train_config", {}).get("tta", False))
 
 
-def predict(trained_model: dict[str, Any], images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+def predict(trained_model: dict[str, Any], images: torch.Tensor, batch_size: int = 256, tta: bool | None = None) -> torch.Tensor:
     """Class probabilities [N, C] for uint8 images [N, 1, S, S], on the best device available.
 
-    Test-time augmentation is on when the model was trained with ``train.tta``.
+    Test-time augmentation is on when the model was trained with ``train.tta`` (``tta=None``)
+    or when ``tta`` says so.
     """
     device = select_device("auto")
     model = load_model(trained_model).to(device)
-    logits = predict_logits(model, images.to(device), batch_size, select_precision("auto", device), tta=uses_tta(trained_model))
+    tta = uses_tta(trained_model) if tta is None else tta
+    logits = predict_logits(model, images.to(device), batch_size, select_precision("auto", device), tta=tta)
     return logits.softmax(1).cpu()
 
 
