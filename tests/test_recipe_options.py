@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from playing_with_mnist.datasets import CheckpointFile
-from playing_with_mnist.scoring import case_folded_accuracy
+from playing_with_mnist.scoring import case_folded_accuracy, predict
 from playing_with_mnist.models import ResNetConfig, build_model
 from playing_with_mnist.pipelines.train.nodes import train_model
 from playing_with_mnist.training.augment import TTA_SHIFTS, AugmentConfig, augment_batch, shift_batch
@@ -167,6 +167,24 @@ def test_tta_averages_the_probabilities_of_the_shifted_images() -> None:
         expected = sum(model(shift_batch(inputs, dy, dx)).softmax(1) for dy, dx in TTA_SHIFTS) / len(TTA_SHIFTS)
     assert torch.allclose(averaged.exp(), expected, atol=1e-5)
     assert not torch.allclose(averaged.exp(), predict_logits(model, images, 2, "fp32").softmax(1), atol=1e-4)
+
+
+def test_predict_uses_tta_as_the_model_was_trained_unless_told() -> None:
+    torch.manual_seed(0)
+    config = ResNetConfig(num_classes=4, **SLIM)
+    model = build_model(config).eval()
+    with torch.no_grad():
+        model.classifier.weight.mul_(100)  # an untrained head is too flat for the shifts to show
+    trained = {"model_config": config.to_dict(), "state_dict": model.state_dict(), "train_config": {"tta": True}}
+    images = (glyphs(3) * 255).to(torch.uint8)
+    with_tta = predict_logits(model, images, 2, "fp32", tta=True).exp()
+    without = predict_logits(model, images, 2, "fp32").softmax(1)
+    assert not torch.allclose(with_tta, without, atol=1e-4)
+    assert torch.allclose(predict(trained, images), with_tta, atol=1e-5)
+    assert torch.allclose(predict(trained, images, tta=False), without, atol=1e-5)
+    plain = {**trained, "train_config": {"tta": False}}
+    assert torch.allclose(predict(plain, images), without, atol=1e-5)
+    assert torch.allclose(predict(plain, images, tta=True), with_tta, atol=1e-5)
 
 
 def test_a_shift_moves_the_image_and_fills_with_background() -> None:
