@@ -11,8 +11,8 @@ split, both read through the project's catalog:
 
 A training accuracy far above validation means overfitting (more regularisation or data
 helps); both low means underfitting (more steps, a higher learning rate or less
-regularisation helps). Run by hand; one pass over the images (about a minute on a 2-core CPU
-for the 2,480 images of trainPart1.zip).
+regularisation helps). Run by hand; one forward pass over the images (measured: 17 minutes
+for 1,984 + 496 images on one thread of a 2-core AVX2-only CPU busy with a training).
 """
 
 from __future__ import annotations
