@@ -172,6 +172,8 @@ def main() -> None:
     for change in args.params:
         if not re.fullmatch(r"[\w.]+=[^,]+", change):
             parser.error(f"--params {change}: expected KEY=VALUE, one change per word (train.lr=0.004)")
+        if change.split("=", 1)[0] in ("train.seed", "train.epochs", "train.resume"):
+            parser.error(f"--params {change}: set it with --seeds, --epochs or --resume, which name the rows and copies")
     if args.test_zip and not args.train_zip:
         parser.error("--test-zip needs --train-zip: the demo set's classes are drawn, not handwritten")
 
