@@ -110,6 +110,37 @@ def test_two_dask_workers_train_side_by_side_as_the_sequential_runner_does(proje
         assert logged == pytest.approx(parallel[run]["val_accuracy"].tolist())
 
 
+def sleep_here(name: str, seconds: float) -> dict:
+    from distributed import get_worker
+
+    started = time.time()
+    time.sleep(seconds)
+    return {"node": name, "worker": get_worker().address, "started": started, "finished": time.time()}
+
+
+def test_a_ready_node_goes_to_a_free_worker_not_behind_a_long_one() -> None:
+    import dask
+    from distributed import Client, LocalCluster
+    from kedro.io import DataCatalog
+    from kedro.pipeline import Node, Pipeline
+
+    seconds = {"long": 3.0, "short_a": 0.2, "short_b": 0.2, "short_c": 0.2}
+    pipeline = Pipeline([Node(lambda: None, None, f"{name}_out", name=name) for name in seconds])
+    # Without work stealing, which may or may not move a queued task later: the placement is the runner's.
+    with dask.config.set({"distributed.scheduler.work-stealing": False}), \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as local, \
+            Client(local) as client:
+        runner = DaskRunner()
+        runner._run_as_ready(pipeline, DataCatalog(),
+                             lambda node: client.submit(sleep_here, node.name, seconds[node.name], key=node.name),
+                             lambda: sum(client.nthreads().values()))
+    ran = {entry["node"]: entry for entry in runner.timeline}
+    assert sorted(ran) == sorted(seconds)
+    long = ran.pop("long")
+    assert all(entry["worker"] != long["worker"] and entry["finished"] < long["finished"] for entry in ran.values()), \
+        runner.timeline  # each short node ran beside the long one, none waited behind it
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

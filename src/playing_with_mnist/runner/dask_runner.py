@@ -100,16 +100,23 @@ class DaskRunner(AbstractRunner):
             def submit(node: Node) -> Any:
                 return client.submit(run_node, node, shared_catalog, context, run_id, key=f"{node.name}:{prefix}", retries=0)
 
-            self._run_as_ready(pipeline, catalog, submit)
+            def capacity() -> int:
+                return sum(client.nthreads().values())
 
-    def _run_as_ready(self, pipeline: Pipeline, catalog: Any, submit: Any) -> None:
-        """Submit each node as soon as the nodes it needs have finished; wait for all; report.
+            self._run_as_ready(pipeline, catalog, submit, capacity)
+
+    def _run_as_ready(self, pipeline: Pipeline, catalog: Any, submit: Any, capacity: Any) -> None:
+        """Submit each node once the nodes it needs have finished and a worker thread is free; wait
+        for all; report.
 
         A node's inputs come through the catalog, not as Dask data: handing it its dependencies'
         futures (the recipe's way) would only make Dask place it on the worker that holds them,
-        which puts every training of a sweep on the worker that preprocessed. Submitted when
-        ready, each goes to the least busy worker. Nodes that do not need a failed one still run
-        to their end.
+        which puts every training of a sweep on the worker that preprocessed. No more nodes run
+        at once than the cluster has threads (``capacity``, asked again each time, as workers
+        come and go): Dask assigns a submitted task to a worker at once, so handing it every
+        ready node could queue two trainings on one worker while another stands idle. Submitted
+        when a thread is free, each goes to a free worker. Nodes that do not need a failed one
+        still run to their end.
         """
         from distributed import as_completed
 
@@ -121,7 +128,8 @@ class DaskRunner(AbstractRunner):
         failed: dict[Node, BaseException] = {}
 
         def submit_ready() -> None:
-            for node in [node for node, needs in waiting.items() if not needs]:
+            free = max(1, capacity()) - len(running)  # at least one runs: Dask holds it until a worker comes
+            for node in [node for node, needs in waiting.items() if not needs][: max(0, free)]:
                 del waiting[node]
                 future = submit(node)
                 running[future.key] = node
@@ -130,16 +138,16 @@ class DaskRunner(AbstractRunner):
         submit_ready()
         for future in completed:
             node = running.pop(future.key)
-            if future.status != "finished":
+            if future.status == "finished":
+                self.timeline.append(future.result())
+                done.append(node)
+                self._logger.info("Completed node: %s (%d of %d)", node.name, len(done), len(pipeline.nodes))
+                self._release_datasets(node, catalog, load_counts, pipeline)
+                for needs in waiting.values():
+                    needs.discard(node)
+            else:
                 failed[node] = future.exception()
-                continue
-            self.timeline.append(future.result())
-            done.append(node)
-            self._logger.info("Completed node: %s (%d of %d)", node.name, len(done), len(pipeline.nodes))
-            self._release_datasets(node, catalog, load_counts, pipeline)
-            for needs in waiting.values():
-                needs.discard(node)
-            submit_ready()
+            submit_ready()  # its thread is free, failed or not
         if failed:
             self._suggest_resume_scenario(pipeline, done, catalog)
             raise NodeFailedError(self._failure_message(failed, sorted(node.name for node in waiting)))
