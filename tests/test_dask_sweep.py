@@ -21,6 +21,7 @@ from kedro.runner import SequentialRunner
 from mlflow.tracking import MlflowClient
 
 from playing_with_mnist.runner import DaskRunner
+from playing_with_mnist.runner.cluster import cluster_threads
 from playing_with_mnist.runner.dask_runner import NodeFailedError
 
 from .params import TRAIN
@@ -133,7 +134,7 @@ def test_a_ready_node_goes_to_a_free_worker_not_behind_a_long_one() -> None:
         runner = DaskRunner()
         runner._run_as_ready(pipeline, DataCatalog(),
                              lambda node: client.submit(sleep_here, node.name, seconds[node.name], key=node.name),
-                             lambda: sum(client.nthreads().values()))
+                             lambda: cluster_threads(client))
     ran = {entry["node"]: entry for entry in runner.timeline}
     assert sorted(ran) == sorted(seconds)
     long = ran.pop("long")

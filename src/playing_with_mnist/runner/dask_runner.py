@@ -30,7 +30,7 @@ from kedro.runner import AbstractRunner
 
 from playing_with_mnist.tracking import TrainingTrackingHooks
 
-from .cluster import ADDRESS_VARIABLE, connect, default_plan, environment_kept, start_local_cluster
+from .cluster import ADDRESS_VARIABLE, cluster_threads, connect, default_plan, environment_kept, start_local_cluster
 from .worker import SharedDataset, WorkerContext, run_node, set_up_worker
 
 
@@ -100,10 +100,7 @@ class DaskRunner(AbstractRunner):
             def submit(node: Node) -> Any:
                 return client.submit(run_node, node, shared_catalog, context, run_id, key=f"{node.name}:{prefix}", retries=0)
 
-            def capacity() -> int:
-                return sum(client.nthreads().values())
-
-            self._run_as_ready(pipeline, catalog, submit, capacity)
+            self._run_as_ready(pipeline, catalog, submit, lambda: cluster_threads(client))
 
     def _run_as_ready(self, pipeline: Pipeline, catalog: Any, submit: Any, capacity: Any) -> None:
         """Submit each node once the nodes it needs have finished and a worker thread is free; wait
