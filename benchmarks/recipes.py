@@ -16,6 +16,9 @@ measured); the summary (mean, standard deviation, min-max) is printed at the end
     # a run stopped part-way (a closed laptop, a session's end): the same command with --resume
     # continues it from its last epoch's checkpoint instead of starting over
 
+Times: ``training_seconds`` sums the training epochs (a resumed run's earlier sittings
+included); ``wall_seconds`` is the last ``kedro run`` alone, preprocessing and reports included.
+
 Run by hand, never by tests; a 50-epoch seed run takes 20 minutes to hours on a CPU.
 """
 
