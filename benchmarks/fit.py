@@ -59,7 +59,8 @@ def main() -> None:
         predicted = predict(trained_model, cached["images"][indices], tta=False).argmax(1)
         labels = cached["labels"][indices]
         row[f"{part}_accuracy"] = round(float((predicted == labels).float().mean()), 4)
-        # Case-folded: how much of the missing fit is o/O, s/S, x/X, which no clean image can tell apart.
+        # Case-folded: how much of the missing fit is o/O, s/S, x/X, which a clean 32x32 image
+        # often cannot tell apart.
         pairs = pd.DataFrame({"true": [names[i] for i in labels], "predicted": [names[i] for i in predicted]})
         folded = case_folded_accuracy(pairs, names)
         if folded is not None:
