@@ -95,9 +95,9 @@ def kedro(project: Path, env: str | None, pipelines: str | None, params: dict[st
         raise SystemExit(f"kedro failed (exit {result.returncode}); see {log}")
 
 
-def latest_version(project: Path, path: str) -> Path:
-    """The newest version of a versioned report, ``path`` relative to data/08_reporting."""
-    versions = sorted((project / "data/08_reporting" / path).iterdir())
+def latest_version(project: Path, path: str, folder: str = "data/08_reporting") -> Path:
+    """The newest version of a versioned dataset, ``path`` relative to ``folder``."""
+    versions = sorted((project / folder / path).iterdir())
     return versions[-1] / Path(path).name
 
 
@@ -106,12 +106,18 @@ def latest_json(project: Path, name: str) -> dict:
 
 
 def digits_metrics(project: Path) -> dict[str, object]:
-    """Task 2's digits run, from its history (it writes no metrics.json): last and best validation."""
+    """Task 2's digits run (it writes no metrics.json): last and best validation from its history,
+    device and precision from the saved model's record of its run."""
+    import torch  # only here: Task 1's rows need no torch in this process
+
     with latest_version(project, "mnist_transfer/digits_history.csv").open(newline="") as history:
         epochs = list(csv.DictReader(history))
     val = [float(epoch["val_accuracy"]) for epoch in epochs]
+    saved = torch.load(latest_version(project, "mnist_transfer/digits_model.pt", folder="data/06_models"),
+                       map_location="cpu", weights_only=True)
     return {"epochs": len(epochs), "val_accuracy": val[-1], "val_accuracy_case_folded": None, "max_val_accuracy": max(val),
-            "training_seconds": sum(float(epoch["seconds"]) for epoch in epochs), "device": "", "precision": ""}
+            "training_seconds": sum(float(epoch["seconds"]) for epoch in epochs),
+            "device": saved["run"]["device"], "precision": saved["run"]["precision"]}
 
 
 def recipe_label(recipe: str, changes: list[str]) -> str:
