@@ -111,21 +111,49 @@ def test_two_dask_workers_train_side_by_side_as_the_sequential_runner_does(proje
         assert logged == pytest.approx(parallel[run]["val_accuracy"].tolist())
 
 
+SHORT_NODES = ("short_a", "short_b", "short_c")
+
+
+class ShortNodesDone:
+    """Set once every short node has run. The long node waits for it (at most a minute), so the
+    test does not hang on how fast a loaded machine schedules: queued behind the long node, the
+    short ones would only start after that minute, and finish after it."""
+
+    def __init__(self) -> None:
+        self.lock, self.done, self.event = threading.Lock(), 0, threading.Event()
+
+    def one_more(self) -> None:
+        with self.lock:
+            self.done += 1
+            if self.done == len(SHORT_NODES):
+                self.event.set()
+
+
+SHORT_NODES_DONE = ShortNodesDone()  # each test sets a new one; the local cluster's workers are threads of this process
+
+
 def sleep_here(name: str, seconds: float) -> dict:
     from distributed import get_worker
 
     started = time.time()
-    time.sleep(seconds)
-    return {"node": name, "worker": get_worker().address, "started": started, "finished": time.time()}
+    if name == "long":
+        SHORT_NODES_DONE.event.wait(timeout=seconds)
+    else:
+        time.sleep(seconds)
+    ran = {"node": name, "worker": get_worker().address, "started": started, "finished": time.time()}
+    if name != "long":
+        SHORT_NODES_DONE.one_more()  # after its finishing time is taken: the long node's comes later
+    return ran
 
 
-def test_a_ready_node_goes_to_a_free_worker_not_behind_a_long_one() -> None:
+def test_a_ready_node_goes_to_a_free_worker_not_behind_a_long_one(monkeypatch: pytest.MonkeyPatch) -> None:
     import dask
     from distributed import Client, LocalCluster
     from kedro.io import DataCatalog
     from kedro.pipeline import Node, Pipeline
 
-    seconds = {"long": 3.0, "short_a": 0.2, "short_b": 0.2, "short_c": 0.2}
+    monkeypatch.setattr(sys.modules[__name__], "SHORT_NODES_DONE", ShortNodesDone())
+    seconds = {"long": 60.0, **{name: 0.2 for name in SHORT_NODES}}
     pipeline = Pipeline([Node(lambda: None, None, f"{name}_out", name=name) for name in seconds])
     # Without work stealing, which may or may not move a queued task later: the placement is the runner's.
     with dask.config.set({"distributed.scheduler.work-stealing": False}), \
