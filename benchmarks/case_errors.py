@@ -1,0 +1,72 @@
+"""How much of a 62-class model's error is case: the shape right, the case wrong.
+
+Reads a predictions table written by the project (``evaluate``'s ``test_predictions.csv``,
+or the validation predictions; columns ``true`` and ``predicted`` hold the characters) and
+splits the images into three groups:
+
+- ``same-shape letters``: the 15 letters whose capital and small forms have the same shape
+  (c i j k l m o p s u v w x y z; the classes EMNIST's "Balanced" split merges because a
+  centred, size-normalised crop cannot tell them apart);
+- ``other letters``: the 11 whose forms differ (a/A, b/B, d/D ...);
+- ``digits``.
+
+For each group: the case-folded accuracy (the shape right), the 62-class accuracy, and how
+often the case is right when the shape is. The last line is the 62-class accuracy the model
+would reach with every shape right and its case guesses as they are: a ceiling that better
+shape recognition alone cannot pass.
+
+    python benchmarks/case_errors.py data/07_model_output/test_predictions.csv/<version>/test_predictions.csv
+
+Run by hand; it reads one CSV and trains nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+SAME_SHAPE_LETTERS = frozenset("cijklmopsuvwxyz")
+
+
+def character_group(character: str) -> str:
+    """The group of a class name: digits, same-shape letters or other letters."""
+    if character.isdigit():
+        return "digits"
+    return "same-shape letters" if character.casefold() in SAME_SHAPE_LETTERS else "other letters"
+
+
+def case_error_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per group of true characters: images, case-folded and exact accuracy, case right given shape right."""
+    table = pd.DataFrame(
+        {
+            "group": predictions["true"].astype(str).map(character_group),
+            "shape_right": predictions["true"].astype(str).str.casefold() == predictions["predicted"].astype(str).str.casefold(),
+            "exact_right": predictions["true"].astype(str) == predictions["predicted"].astype(str),
+        }
+    )
+    summary = table.groupby("group").agg(
+        images=("exact_right", "size"), case_folded=("shape_right", "mean"), exact=("exact_right", "mean")
+    )
+    summary["case_right_when_shape_right"] = summary["exact"] / summary["case_folded"]
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("predictions", type=Path, nargs="+", help="predictions CSVs with columns true and predicted")
+    args = parser.parse_args()
+    for path in args.predictions:
+        predictions = pd.read_csv(path, dtype={"true": str, "predicted": str}, keep_default_na=False)
+        summary = case_error_table(predictions)
+        total = int(summary["images"].sum())
+        print(f"\n{path}: {total} images, accuracy {(summary['exact'] * summary['images']).sum() / total:.1%}, "
+              f"case-folded {(summary['case_folded'] * summary['images']).sum() / total:.1%}")
+        print(summary.to_string(float_format=lambda value: f"{value:.1%}"))
+        ceiling = (summary["case_right_when_shape_right"] * summary["images"]).sum() / total
+        print(f"with every shape right and the case guessed as now: {ceiling:.1%}")
+
+
+if __name__ == "__main__":
+    main()
