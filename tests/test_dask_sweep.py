@@ -242,12 +242,20 @@ def test_a_killed_worker_names_the_node_and_resuming_continues_it(project_copy: 
              "runs": "${sweep_runs:${sweep.recipes},${sweep.seeds}}"}
     project = sweep_project(project_copy, monkeypatch, sweep)
     checkpoint = project / "data/06_models/checkpoints/sweep/long_s0_last.pt"
+    reports = project / "data/08_reporting/sweep"
     killed: list[int] = []
+
+    def quick_training_done() -> bool:
+        # Both trainings start together and the quick one's single epoch takes as long as the
+        # long one's first: on a fast machine the long one's first checkpoint can come first.
+        # The kill waits for the quick node to have saved its outputs and left its worker.
+        running = [str(key) for keys in cluster.client.processing().values() for key in keys]
+        return (reports / "quick_s0_history.csv").exists() and not any("sweep.quick_s0.train_model" in key for key in running)
 
     def kill_the_long_training() -> None:
         deadline = time.time() + 300
         while time.time() < deadline and not killed:
-            if checkpoint.exists():
+            if checkpoint.exists() and quick_training_done():
                 pids = cluster.client.run(os.getpid)
                 for address, keys in cluster.client.processing().items():
                     if any("sweep.long_s0.train_model" in str(key) for key in keys):
@@ -261,7 +269,6 @@ def test_a_killed_worker_names_the_node_and_resuming_continues_it(project_copy: 
         run_sweep(project, DaskRunner(address=cluster.address, torch_threads=1), tiny_zip)
     killer.join()
     assert killed
-    reports = project / "data/08_reporting/sweep"
     quick = pd.read_csv(versions(reports, "quick_s0_history.csv")[-1])
     assert len(quick) == 1, "the training that finished kept its outputs"
     assert not (reports / "long_s0_history.csv").exists()

@@ -16,6 +16,7 @@ from playing_with_mnist.pipelines.train.nodes import train_model
 from playing_with_mnist.training.augment import TTA_SHIFTS, AugmentConfig, augment_batch, shift_batch
 from playing_with_mnist.training.config import TrainConfig, merge_train_params
 from playing_with_mnist.training.engine import predict_logits
+from playing_with_mnist.training.hardware import select_device, select_precision
 from playing_with_mnist.training.loop import fit
 from playing_with_mnist.training.schedule import make_scheduler
 
@@ -177,8 +178,11 @@ def test_predict_uses_tta_as_the_model_was_trained_unless_told() -> None:
         model.classifier.weight.mul_(100)  # an untrained head is too flat for the shifts to show
     trained = {"model_config": config.to_dict(), "state_dict": model.state_dict(), "train_config": {"tta": True}}
     images = (glyphs(3) * 255).to(torch.uint8)
-    with_tta = predict_logits(model, images, 2, "fp32", tta=True).exp()
-    without = predict_logits(model, images, 2, "fp32").softmax(1)
+    # `predict` picks the precision for this machine (bf16 on a CPU with AVX512-BF16 or AMX):
+    # the references are computed at the same one.
+    precision = select_precision("auto", select_device("auto"))
+    with_tta = predict_logits(model, images, 2, precision, tta=True).exp()
+    without = predict_logits(model, images, 2, precision).softmax(1)
     assert not torch.allclose(with_tta, without, atol=1e-4)
     assert torch.allclose(predict(trained, images), with_tta, atol=1e-5)
     assert torch.allclose(predict(trained, images, tta=False), without, atol=1e-5)
