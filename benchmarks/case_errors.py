@@ -58,6 +58,9 @@ def main() -> None:
     parser.add_argument("predictions", type=Path, nargs="+", help="predictions CSVs with columns true and predicted")
     args = parser.parse_args()
     for path in args.predictions:
+        if not path.is_file():
+            parser.error(f"{path}: no such file; pass a predictions CSV, e.g. evaluate's "
+                         "data/07_model_output/test_predictions.csv/<version>/test_predictions.csv")
         predictions = pd.read_csv(path, dtype={"true": str, "predicted": str}, keep_default_na=False)
         summary = case_error_table(predictions)
         total = int(summary["images"].sum())
