@@ -39,11 +39,12 @@ def character_group(character: str) -> str:
 
 def case_error_table(predictions: pd.DataFrame) -> pd.DataFrame:
     """Per group of true characters: images, case-folded and exact accuracy, case right given shape right."""
+    true, predicted = predictions["true"].astype(str), predictions["predicted"].astype(str)
     table = pd.DataFrame(
         {
-            "group": predictions["true"].astype(str).map(character_group),
-            "shape_right": predictions["true"].astype(str).str.casefold() == predictions["predicted"].astype(str).str.casefold(),
-            "exact_right": predictions["true"].astype(str) == predictions["predicted"].astype(str),
+            "group": true.map(character_group),
+            "shape_right": true.str.casefold() == predicted.str.casefold(),
+            "exact_right": true == predicted,
         }
     )
     summary = table.groupby("group").agg(
