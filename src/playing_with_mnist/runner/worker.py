@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -147,6 +148,15 @@ def run_node(node: Node, catalog: Any, context: WorkerContext, run_id: str | Non
 
     set_up_worker(context)  # a worker that joined after the run started has not been set up
     started = time.time()
-    Task(node=node, catalog=catalog, hook_manager=hook_manager_for(context), is_async=context.is_async,
-         run_id=run_id).execute()
+    too_deep = None
+    try:
+        Task(node=node, catalog=catalog, hook_manager=hook_manager_for(context), is_async=context.is_async,
+             run_id=run_id).execute()
+    except RecursionError as error:
+        innermost = "".join(traceback.format_list(traceback.extract_tb(error.__traceback__)[-2:]))
+        too_deep = RuntimeError(f"RecursionError: {error}; its innermost frames:\n{innermost}")
+    if too_deep is not None:
+        # Raised here, outside the handler, so that it carries no trace of the RecursionError:
+        # Dask cannot pickle a traceback that deep, and the task would never end.
+        raise too_deep
     return {"node": node.name, "worker": get_worker().address, "started": started, "finished": time.time()}
