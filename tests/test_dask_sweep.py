@@ -85,7 +85,7 @@ def test_two_dask_workers_train_side_by_side_as_the_sequential_runner_does(proje
         same_learning(parallel[run], sequential[run])
 
     times = {run: (m["run"]["started_at"], m["run"]["finished_at"]) for run, m in models(project).items()}
-    assert any(a[0] < b[1] and b[0] < a[1] for x, a in times.items() for y, b in times.items() if x < y), times
+    assert any(a[0] < b[1] and b[0] < a[1] for x, a in times.items() for y, b in times.items() if x < y), (times, runner.timeline)
     trained_on = {entry["worker"] for entry in runner.timeline if entry["node"].endswith(".train_model")}
     assert len(trained_on) == 2, runner.timeline
 
