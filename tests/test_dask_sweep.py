@@ -254,6 +254,8 @@ def test_a_killed_worker_names_the_node_and_resuming_continues_it(project_copy: 
     cluster.hold_file.write_text(checkpoint.name)
 
     def quick_training_done() -> bool:
+        # The kill waits for the quick node to have saved its outputs and left its worker: the
+        # test then checks that a finished training keeps them.
         running = [str(key) for keys in cluster.client.processing().values() for key in keys]
         return (reports / "quick_s0_history.csv").exists() and not any("sweep.quick_s0.train_model" in key for key in running)
 

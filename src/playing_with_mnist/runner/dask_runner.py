@@ -88,8 +88,8 @@ class DaskRunner(AbstractRunner):
         with ExitStack() as stack:
             client, threads = self._client(stack)
             self._share_memory_datasets(pipeline, catalog, prefix)
-            tracking = next((hook.worker_state() for hook in ((hook_manager.get_plugins() if hook_manager else None) or ())  # outside a session: none
-                             if isinstance(hook, TrainingTrackingHooks)), None)
+            plugins = (hook_manager.get_plugins() if hook_manager else None) or ()  # outside a session: None
+            tracking = next((hook.worker_state() for hook in plugins if isinstance(hook, TrainingTrackingHooks)), None)
             context = WorkerContext(PACKAGE_NAME or "playing_with_mnist", dict(LOGGING) if LOGGING else None,
                                     tracking, threads, self._is_async)
             shared_catalog = client.scatter(catalog, broadcast=True, hash=False)
