@@ -2,6 +2,7 @@
 
 import warnings
 
+from playing_with_mnist.context import ProjectContext
 from playing_with_mnist.hooks import MissingInputsHooks, RunEnvironmentHooks, TrainingParametersHooks
 from playing_with_mnist.sweep import env_train_changes, sweep_runs
 from playing_with_mnist.tracking import TrainingTrackingHooks
@@ -12,6 +13,9 @@ warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is depreca
 # kedro-mlflow's own hook (one MLflow run per `kedro run`) registers itself as a plugin;
 # TrainingTrackingHooks keeps its store in the project and adds a run per training.
 HOOKS = (RunEnvironmentHooks(), MissingInputsHooks(), TrainingParametersHooks(), TrainingTrackingHooks())
+
+# Each run claims a save version of its own, even when two start in the same millisecond.
+CONTEXT_CLASS = ProjectContext
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

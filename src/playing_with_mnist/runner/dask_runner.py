@@ -83,7 +83,9 @@ class DaskRunner(AbstractRunner):
     def _run(self, pipeline: Pipeline, catalog: Any, hook_manager: Any = None, run_id: str | None = None) -> None:
         from kedro.framework.project import LOGGING, PACKAGE_NAME
 
-        prefix = run_id or uuid.uuid4().hex
+        # Task keys and shared datasets live on the scheduler, which other runs may share: the
+        # session id (a millisecond) can repeat between two runs, so a random part keeps them apart.
+        prefix = f"{run_id or 'run'}-{uuid.uuid4().hex[:8]}"
         self.timeline = []
         with ExitStack() as stack:
             client, threads = self._client(stack)

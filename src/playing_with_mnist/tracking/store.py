@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlparse
 
+from playing_with_mnist.file_lock import exclusive_lock
+
 IN_MEMORY_STORE = "sqlite:///:memory:"
 
 
@@ -32,17 +34,8 @@ def store_lock(uri: str) -> Iterator[None]:
     if not uri.startswith("sqlite:///") or uri == IN_MEMORY_STORE:
         yield
         return
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
+    with exclusive_lock(Path(urlparse(uri).path).with_suffix(".lock")):
         yield
-        return
-    with open(Path(urlparse(uri).path).with_suffix(".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def check_store(uri: str) -> None:
