@@ -21,8 +21,7 @@ from kedro.runner import SequentialRunner
 from mlflow.tracking import MlflowClient
 
 from playing_with_mnist.runner import DaskRunner
-from playing_with_mnist.runner.cluster import cluster_threads
-from playing_with_mnist.runner.dask_runner import NodeFailedError
+from playing_with_mnist.runner.dask_runner import NodeFailedError, free_worker
 
 from .params import TRAIN
 
@@ -161,13 +160,25 @@ def test_a_ready_node_goes_to_a_free_worker_not_behind_a_long_one(monkeypatch: p
             Client(local) as client:
         runner = DaskRunner()
         runner._run_as_ready(pipeline, DataCatalog(),
-                             lambda node: client.submit(sleep_here, node.name, seconds[node.name], key=node.name),
-                             lambda: cluster_threads(client))
+                             lambda node, worker: client.submit(sleep_here, node.name, seconds[node.name], key=node.name,
+                                                                workers=[worker] if worker else None),
+                             client.nthreads)
     ran = {entry["node"]: entry for entry in runner.timeline}
     assert sorted(ran) == sorted(seconds)
     long = ran.pop("long")
     assert all(entry["worker"] != long["worker"] and entry["finished"] < long["finished"] for entry in ran.values()), \
         runner.timeline  # each short node ran beside the long one, none waited behind it
+
+
+def test_a_node_goes_to_the_worker_with_the_most_free_threads() -> None:
+    from collections import Counter
+
+    threads = {"tcp://b:1": 1, "tcp://a:1": 1, "tcp://c:1": 2}
+    assert free_worker(threads, Counter()) == "tcp://c:1"
+    assert free_worker(threads, Counter({"tcp://c:1": 1})) == "tcp://a:1", "ties go to the first address"
+    assert free_worker(threads, Counter({"tcp://a:1": 1, "tcp://c:1": 1})) == "tcp://b:1"
+    assert free_worker(threads, Counter({"tcp://a:1": 1, "tcp://b:1": 1, "tcp://c:1": 2})) is None
+    assert free_worker({}, Counter()) is None
 
 
 def free_port() -> int:

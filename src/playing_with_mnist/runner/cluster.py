@@ -117,11 +117,6 @@ def default_plan(n_workers: int | None, threads_per_worker: int | None) -> Clust
                               n_workers, threads_per_worker)
 
 
-def cluster_threads(client: Any) -> int:
-    """How many tasks the cluster behind ``client`` runs at once now: its workers' threads."""
-    return sum(client.nthreads().values())
-
-
 def connect(address: str, timeout: float, source: str) -> Any:
     """A client of the scheduler at ``address``, or one clear error naming it within ``timeout`` seconds."""
     from distributed import Client

@@ -1,7 +1,7 @@
 """``DaskRunner``: the nodes of a pipeline as Dask tasks, side by side where they do not depend
 on each other, on a local cluster or on a running one. Kedro's documented ``DaskRunner`` recipe
 (deployment with Dask), brought to Kedro 1.x's runner API: one future per node, submitted once
-the nodes it needs have finished, placed by Dask's scheduler; every input and output goes
+the nodes it needs have finished, on a worker with a free thread; every input and output goes
 through the catalog, from the worker that runs the node; data kept in memory between nodes is
 held by the scheduler.
 
@@ -30,7 +30,7 @@ from kedro.runner import AbstractRunner
 
 from playing_with_mnist.tracking import TrainingTrackingHooks
 
-from .cluster import ADDRESS_VARIABLE, cluster_threads, connect, default_plan, environment_kept, start_local_cluster
+from .cluster import ADDRESS_VARIABLE, connect, default_plan, environment_kept, start_local_cluster
 from .worker import SharedDataset, WorkerContext, run_node, set_up_worker
 
 
@@ -99,44 +99,53 @@ class DaskRunner(AbstractRunner):
             # otherwise that node waits seconds for imports while the others run.
             client.run(set_up_worker, context)
 
-            def submit(node: Node) -> Any:
-                return client.submit(run_node, node, shared_catalog, context, run_id, key=f"{node.name}:{prefix}", retries=0)
+            def submit(node: Node, worker: str | None) -> Any:
+                # Loose placement: should that worker leave the cluster, another one runs the node.
+                return client.submit(run_node, node, shared_catalog, context, run_id, key=f"{node.name}:{prefix}",
+                                     retries=0, workers=[worker] if worker else None, allow_other_workers=True)
 
-            self._run_as_ready(pipeline, catalog, submit, lambda: cluster_threads(client))
+            self._run_as_ready(pipeline, catalog, submit, client.nthreads)
 
-    def _run_as_ready(self, pipeline: Pipeline, catalog: Any, submit: Any, capacity: Any) -> None:
-        """Submit each node once the nodes it needs have finished and a worker thread is free; wait
-        for all; report.
+    def _run_as_ready(self, pipeline: Pipeline, catalog: Any, submit: Any, worker_threads: Any) -> None:
+        """Submit each node once the nodes it needs have finished, to a worker with a free thread;
+        wait for all; report.
 
         A node's inputs come through the catalog, not as Dask data: handing it its dependencies'
         futures (the recipe's way) would only make Dask place it on the worker that holds them,
-        which puts every training of a sweep on the worker that preprocessed. No more nodes run
-        at once than the cluster has threads (``capacity``, asked again each time, as workers
-        come and go): Dask assigns a submitted task to a worker at once, so handing it every
-        ready node could queue two trainings on one worker while another stands idle. Submitted
-        when a thread is free, each goes to a free worker. Nodes that do not need a failed one
-        still run to their end.
+        which puts every training of a sweep on the worker that preprocessed. The runner places
+        each node itself (``submit(node, worker)``) on the worker with the most threads that none
+        of this run's nodes uses, asking ``worker_threads()`` (address: threads) again each time,
+        as workers come and go. Left to Dask, two nodes submitted together could queue on one
+        worker while another stands idle: its guess of a node's length comes from other nodes.
+        With no thread free, the node waits for one; with no worker at all, one node is submitted
+        without a place, and Dask holds it until a worker comes. Nodes that do not need a failed
+        one still run to their end.
         """
         from distributed import as_completed
 
         waiting = {node: set(pipeline.node_dependencies[node]) for node in pipeline.nodes}
         load_counts = Counter(chain.from_iterable(n.inputs for n in pipeline.nodes))
         running: dict[str, Node] = {}
+        placed: dict[str, str | None] = {}  # future key -> the worker it was handed to
         completed = as_completed()
         done: list[Node] = []
         failed: dict[Node, BaseException] = {}
 
         def submit_ready() -> None:
-            free = max(1, capacity()) - len(running)  # at least one runs: Dask holds it until a worker comes
-            for node in [node for node, needs in waiting.items() if not needs][: max(0, free)]:
+            for node in [node for node, needs in waiting.items() if not needs]:
+                worker = free_worker(worker_threads(), Counter(placed.values()))
+                if worker is None and running:
+                    return
                 del waiting[node]
-                future = submit(node)
+                future = submit(node, worker)
                 running[future.key] = node
+                placed[future.key] = worker
                 completed.add(future)
 
         submit_ready()
         for future in completed:
             node = running.pop(future.key)
+            del placed[future.key]
             if future.status == "finished":
                 self.timeline.append(future.result())
                 done.append(node)
@@ -160,3 +169,10 @@ class DaskRunner(AbstractRunner):
                    "checkpoint with --params=train.resume=true" if worker_died else "")
                 + ". Every node that does not need it ran to its end and saved its outputs.")
 
+
+def free_worker(threads: dict[str, int], busy: Counter) -> str | None:
+    """The worker with the most threads not taken by ``busy`` (address: nodes placed there), or
+    None when every thread is taken or there is no worker; ties go to the first address in order."""
+    free = {address: count - busy[address] for address, count in sorted(threads.items())}
+    best = max(free, key=free.__getitem__, default=None)
+    return best if best is not None and free[best] > 0 else None
