@@ -30,6 +30,13 @@ def test_a_version_already_claimed_moves_to_the_next_millisecond(tmp_path: Path)
     assert later == "2026-11-28T23.53.00.000Z", "a version after every claim is kept as it is"
 
 
+def test_a_data_folder_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data folder should be")
+    with pytest.raises(OSError, match=r"data/\.save_version .*must be a writable folder"):
+        claim_save_version(not_a_folder / ".save_version", SAME_MILLISECOND)
+
+
 def claim_many(record: Path) -> list[str]:
     return [claim_save_version(record, SAME_MILLISECOND) for _ in range(25)]
 

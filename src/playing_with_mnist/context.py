@@ -35,11 +35,15 @@ def claim_save_version(record: Path, proposed: str) -> str:
     The returned version is written to ``record``; a lock beside it makes the claim atomic
     between processes on this machine.
     """
-    record.parent.mkdir(parents=True, exist_ok=True)
-    with exclusive_lock(record.with_name(record.name + ".lock")):
-        last = record.read_text().strip() if record.exists() else ""
-        claimed = next_version(last) if last and proposed <= last else proposed
-        record.write_text(claimed + "\n")
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        with exclusive_lock(record.with_name(record.name + ".lock")):
+            last = record.read_text().strip() if record.exists() else ""
+            claimed = next_version(last) if last and proposed <= last else proposed
+            record.write_text(claimed + "\n")
+    except OSError as error:
+        raise OSError(f"cannot claim this run's save version in {record} ({error.strerror or error}): "
+                      f"a run writes its outputs under {record.parent}, which must be a writable folder") from None
     return claimed
 
 
