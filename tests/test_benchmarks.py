@@ -1,0 +1,48 @@
+"""The arithmetic of the hand-run benchmarks whose numbers the README quotes (no training here)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def benchmark(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_case_errors_split_shape_from_case_per_group() -> None:
+    case_errors = benchmark("case_errors")
+    predictions = pd.DataFrame({
+        "true":      ["o", "O", "s", "S", "a", "A", "7", "7"],
+        "predicted": ["O", "O", "s", "x", "a", "a", "7", "1"],
+    })
+    table = case_errors.case_error_table(predictions)
+    same_shape = table.loc["same-shape letters"]
+    assert same_shape["images"] == 4
+    assert same_shape["case_folded"] == pytest.approx(3 / 4)  # o->O, O->O, s->s right in shape; S->x not
+    assert same_shape["exact"] == pytest.approx(2 / 4)
+    assert same_shape["case_right_when_shape_right"] == pytest.approx(2 / 3)
+    assert table.loc["other letters", "case_right_when_shape_right"] == pytest.approx(1 / 2)
+    assert table.loc["digits", "case_folded"] == pytest.approx(1 / 2) == table.loc["digits", "exact"]
+
+
+def test_the_recipes_table_gives_mean_spread_and_range_per_recipe() -> None:
+    recipes = benchmark("recipes")
+    rows = [{"recipe": "tuned", "data": "real", "epochs": 50, "val_accuracy": v, "val_accuracy_case_folded": v,
+             "test_accuracy": t, "test_accuracy_case_folded": None, "training_seconds": 600.0}
+            for v, t in [(0.70, 0.68), (0.72, 0.70), (0.74, 0.72)]]
+    rows.append({"recipe": "seed", "data": "real", "epochs": 50, "val_accuracy": 0.1, "val_accuracy_case_folded": 0.15,
+                 "test_accuracy": None, "test_accuracy_case_folded": None, "training_seconds": 1200.0})
+    lines = recipes.summarise(rows).splitlines()
+    assert lines[2] == ("| tuned | real | 50 | 3 | 72.0% ± 2.0% (70.0%-74.0%) | 72.0% ± 2.0% (70.0%-74.0%) | "
+                        "70.0% ± 2.0% (68.0%-72.0%) | - | 10.0 min |")
+    assert lines[3] == "| seed | real | 50 | 1 | 10.0% | 15.0% | - | - | 20.0 min |"
