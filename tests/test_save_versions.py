@@ -30,6 +30,13 @@ def test_a_version_already_claimed_moves_to_the_next_millisecond(tmp_path: Path)
     assert later == "2026-11-28T23.53.00.000Z", "a version after every claim is kept as it is"
 
 
+def test_a_record_that_holds_no_version_starts_again(tmp_path: Path) -> None:
+    record = tmp_path / ".save_version"
+    record.write_text("not a version\n")
+    assert claim_save_version(record, SAME_MILLISECOND) == SAME_MILLISECOND
+    assert record.read_text().strip() == SAME_MILLISECOND
+
+
 def test_a_data_folder_that_cannot_be_written_is_named(tmp_path: Path) -> None:
     not_a_folder = tmp_path / "data"
     not_a_folder.write_text("a file where the data folder should be")

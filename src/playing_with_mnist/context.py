@@ -39,7 +39,10 @@ def claim_save_version(record: Path, proposed: str) -> str:
         record.parent.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(record.with_name(record.name + ".lock")):
             last = record.read_text().strip() if record.exists() else ""
-            claimed = next_version(last) if last and proposed <= last else proposed
+            try:
+                claimed = next_version(last) if last and proposed <= last else proposed
+            except ValueError:  # not a version (edited by hand): the record starts again
+                claimed = proposed
             record.write_text(claimed + "\n")
     except OSError as error:
         raise OSError(f"cannot claim this run's save version in {record} ({error.strerror or error}): "
