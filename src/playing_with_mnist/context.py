@@ -16,6 +16,7 @@ from kedro.framework.context import KedroContext
 from kedro.io import CatalogProtocol, DataCatalog
 from kedro.io.core import VERSION_FORMAT
 
+from playing_with_mnist.data.atomic import atomic_write
 from playing_with_mnist.file_lock import exclusive_lock
 
 SAVE_VERSION_RECORD = Path("data") / ".save_version"
@@ -43,7 +44,8 @@ def claim_save_version(record: Path, proposed: str) -> str:
                 claimed = next_version(last) if last and proposed <= last else proposed
             except ValueError:  # not a version (edited by hand): the record starts again
                 claimed = proposed
-            record.write_text(claimed + "\n")
+            with atomic_write(record, "w", encoding="utf-8") as stream:  # as every file the project writes
+                stream.write(claimed + "\n")
     except OSError as error:
         raise OSError(f"cannot claim this run's save version in {record} ({error.strerror or error}): "
                       f"a run writes its outputs under {record.parent}, which must be a writable folder") from None
