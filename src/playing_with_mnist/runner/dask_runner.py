@@ -114,8 +114,8 @@ class DaskRunner(AbstractRunner):
         futures (the recipe's way) would only make Dask place it on the worker that holds them,
         which puts every training of a sweep on the worker that preprocessed. The runner places
         each node itself (``submit(node, worker)``) on the worker with the most threads that none
-        of this run's nodes uses, asking ``worker_threads()`` (address: threads) again each time,
-        as workers come and go. Left to Dask, two nodes submitted together could queue on one
+        of this run's nodes uses, asking ``worker_threads()`` (address: threads) again each time a
+        node ends, as workers come and go. Left to Dask, two nodes submitted together could queue on one
         worker while another stands idle: its guess of a node's length comes from other nodes.
         With no thread free, the node waits for one; with no worker at all, one node is submitted
         without a place, and Dask holds it until a worker comes. Nodes that do not need a failed
@@ -125,27 +125,27 @@ class DaskRunner(AbstractRunner):
 
         waiting = {node: set(pipeline.node_dependencies[node]) for node in pipeline.nodes}
         load_counts = Counter(chain.from_iterable(n.inputs for n in pipeline.nodes))
-        running: dict[str, Node] = {}
-        placed: dict[str, str | None] = {}  # future key -> the worker it was handed to
+        running: dict[str, tuple[Node, str | None]] = {}  # future key -> its node and the worker it was handed to
         completed = as_completed()
         done: list[Node] = []
         failed: dict[Node, BaseException] = {}
 
         def submit_ready() -> None:
+            threads = worker_threads()
+            busy = Counter(worker for _, worker in running.values())
             for node in [node for node, needs in waiting.items() if not needs]:
-                worker = free_worker(worker_threads(), Counter(placed.values()))
+                worker = free_worker(threads, busy)
                 if worker is None and running:
                     return
                 del waiting[node]
                 future = submit(node, worker)
-                running[future.key] = node
-                placed[future.key] = worker
+                running[future.key] = (node, worker)
+                busy[worker] += 1
                 completed.add(future)
 
         submit_ready()
         for future in completed:
-            node = running.pop(future.key)
-            del placed[future.key]
+            node, _ = running.pop(future.key)
             if future.status == "finished":
                 self.timeline.append(future.result())
                 done.append(node)
