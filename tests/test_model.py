@@ -23,11 +23,34 @@ def seed_rows() -> list[tuple[str, tuple[int, ...], int]]:
     return rows
 
 
-def test_summary_matches_seed_table_layer_by_layer() -> None:
+@pytest.mark.parametrize("downsample", ["stride", "pool"])
+def test_summary_matches_seed_table_layer_by_layer(downsample: str) -> None:
     expected = seed_rows()
     assert len(expected) == 38
-    actual = [(row.name, row.output_shape, row.params) for row in layer_summary(build_model(ResNetConfig(num_classes=62)), (1, 32, 32))]
+    model = build_model(ResNetConfig(num_classes=62, downsample=downsample))
+    actual = [(row.name, row.output_shape, row.params) for row in layer_summary(model, (1, 32, 32))]
     assert actual == expected
+
+
+@pytest.mark.parametrize(("downsample", "reads_every_position"), [("stride", False), ("pool", True)])
+def test_pooled_downsampling_reads_every_position_strided_skips_some(downsample: str, reads_every_position: bool) -> None:
+    torch.manual_seed(0)
+    block = build_model(ResNetConfig(num_classes=62, downsample=downsample)).layers[3]  # 256 -> 512, stride 6
+    features = torch.randn(2, 256, 32, 32, requires_grad=True)
+    out = block(features)
+    assert out.shape == (2, 512, 6, 6)
+    out.sum().backward()
+    touched = features.grad.abs().sum(dim=(0, 1)) > 0
+    assert bool(touched.all()) is reads_every_position
+    if not reads_every_position:
+        # stride 6, 3x3 kernel, padding 1: rows and columns 2 to 4 fall between two kernels
+        assert not touched[2:5, 2:5].any()
+
+
+def test_a_config_saved_before_downsample_existed_rebuilds_the_strided_model() -> None:
+    plain = ResNetConfig(num_classes=7).to_dict()
+    del plain["downsample"]
+    assert ResNetConfig.from_dict(plain).downsample == "stride"
 
 
 def test_trainable_parameter_count_is_the_seeds() -> None:
@@ -49,7 +72,7 @@ def test_config_round_trips_through_plain_types() -> None:
     assert ResNetConfig.from_dict(plain) == config
 
 
-@pytest.mark.parametrize("bad", [{"num_classes": 1}, {"num_classes": 5, "dropout": 1.0}, {"num_classes": 5, "strides": (1, 1)}])
+@pytest.mark.parametrize("bad", [{"num_classes": 1}, {"num_classes": 5, "dropout": 1.0}, {"num_classes": 5, "strides": (1, 1)}, {"num_classes": 5, "downsample": "max"}])
 def test_invalid_configs_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
         ResNetConfig(**bad)

@@ -5,7 +5,10 @@ average pool and three Linear layers with ReLU and Dropout between them:
 9,789,822 trainable parameters for 62 classes, layer for layer the seed's
 summary table. The seed does not say how 32x32 becomes 6x6; stride 6 on the
 first 512-channel block (its 3x3 conv and its 1x1 shortcut) is the one stride
-that gives 6x6, so that is the default ``strides``.
+that gives 6x6, so that is the default ``strides``. A 3x3 conv with stride 6 reads
+only a quarter of the positions before it; ``downsample="pool"`` averages the input
+down to the same size first and convolves that with stride 1 (same layers, same
+parameters, same output shapes: the pooling is functional, like the global one).
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+DOWNSAMPLING = ("stride", "pool")
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,9 @@ class ResNetConfig:
     # user of a checkpoint feeds it the same way. 0 and 1 (the seed's) change nothing.
     input_mean: float = 0.0
     input_std: float = 1.0
+    # How a block with stride s > 1 shrinks its input: "stride" (the conv and the shortcut
+    # skip positions) or "pool" (average-pool to the strided output size, then stride 1).
+    downsample: str = "stride"
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -44,6 +53,8 @@ class ResNetConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not self.input_std > 0:
             raise ValueError(f"input_std must be above 0, got {self.input_std}")
+        if self.downsample not in DOWNSAMPLING:
+            raise ValueError(f"downsample must be one of {', '.join(DOWNSAMPLING)}, got {self.downsample!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only, so the config survives ``torch.load(weights_only=True)``."""
@@ -55,22 +66,31 @@ class ResNetConfig:
 
 
 class BasicBlock(nn.Module):
-    """Two 3x3 convs with BatchNorm and an identity or 1x1-conv shortcut."""
+    """Two 3x3 convs with BatchNorm and an identity or 1x1-conv shortcut.
 
-    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
+    ``pool=True`` shrinks the input by ``stride`` with an average pool, to the size the
+    strided convs would give, and runs the convs with stride 1.
+    """
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, pool: bool = False) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.pool_stride = stride if pool and stride != 1 else 1
+        conv_stride = stride // self.pool_stride
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=conv_stride, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(planes)
         self.shortcut = nn.Sequential()
         if stride != 1 or in_planes != planes:
             self.shortcut = nn.Sequential(
-                nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False),
+                nn.Conv2d(in_planes, planes, 1, stride=conv_stride, bias=False),
                 nn.BatchNorm2d(planes),
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool_stride != 1:
+            # (H - 1) // s + 1: the output size of a 3x3 conv (padding 1) or a 1x1 conv at stride s
+            x = F.adaptive_avg_pool2d(x, [(side - 1) // self.pool_stride + 1 for side in x.shape[-2:]])
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         return F.relu(out + self.shortcut(x))
@@ -86,7 +106,7 @@ class ResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(config.stem_channels)
         blocks, in_planes = [], config.stem_channels
         for planes, stride in zip(config.block_channels, config.strides):
-            blocks.append(BasicBlock(in_planes, planes, stride))
+            blocks.append(BasicBlock(in_planes, planes, stride, pool=config.downsample == "pool"))
             in_planes = planes
         self.layers = nn.Sequential(*blocks)
         head, width = [], in_planes
