@@ -101,6 +101,10 @@ def test_bad_augmentation_settings_name_the_parameter(params: dict, message: str
     ("label_smoothing", 1.0, "train.label_smoothing must be in"),
     ("ema_decay", 1.0, "train.ema_decay must be in"),
     ("tta", "yes", "train.tta must be true or false"),
+    ("model", {"downsample": "max"}, "train.model: downsample must be one of stride, pool"),
+    ("model", {"stride": [1, 1, 1, 6, 1]}, "unknown parameter.*train.model.stride"),
+    ("model", {"strides": [1, 6]}, "train.model: block_channels and strides must have the same length"),
+    ("model", [64, 128], "train.model must be a mapping"),
 ])
 def test_bad_recipe_settings_name_the_parameter(key: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):

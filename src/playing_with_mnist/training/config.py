@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from playing_with_mnist.models.resnet import ResNetConfig
+
 from .augment import AugmentConfig
 from .hardware import DEVICES, PRECISIONS
 from .schedule import SCHEDULES
@@ -88,6 +90,20 @@ class TrainConfig:
             fail("label_smoothing", "must be in [0, 1)")
         if not isinstance(self.ema_decay, (int, float)) or not 0 <= self.ema_decay < 1:
             fail("ema_decay", "must be in [0, 1): 0 turns the average off, 0.998 keeps a long memory")
+        self._validate_model(section)
+
+    def _validate_model(self, section: str) -> None:
+        # The class count, dropout and image size come from the data and `dropout`, not from here.
+        settable = {f.name for f in fields(ResNetConfig)} - {"num_classes", "dropout", "image_size", "input_mean", "input_std"}
+        if not isinstance(self.model, dict):
+            raise ValueError(f"{section}.model must be a mapping of architecture settings, got {self.model!r}")
+        unknown = sorted(set(self.model) - settable)
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {', '.join(f'{section}.model.{k}' for k in unknown)}; known: {', '.join(sorted(settable))}")
+        try:
+            ResNetConfig(num_classes=2, **{k: tuple(v) if isinstance(v, list) else v for k, v in self.model.items()})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{section}.model: {error}") from None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
