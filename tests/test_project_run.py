@@ -99,6 +99,9 @@ def test_tuned_recipe_runs_train_report_predict_and_evaluate(project_copy: Path,
         assert config[key] == tuned[key], key
     assert config["augment"]["rotate"] == tuned["augment"]["rotate"] and config["augment"]["erase"] == 0
     assert checkpoint["model_config"]["dropout"] == tuned["dropout"] and checkpoint["run"]["ema"]
+    # train.model merges key by key too: the recipe's downsampling over conf/base's channels and strides
+    assert checkpoint["model_config"]["downsample"] == tuned["model"]["downsample"] == "pool"
+    assert checkpoint["model_config"]["block_channels"] == [64, 128, 256, 512, 512]
     assert 0 < checkpoint["model_config"]["input_mean"] < 1 and checkpoint["model_config"]["input_std"] > 0
 
     metrics = json.loads(latest(project_copy, "metrics.json").read_text())
