@@ -160,6 +160,16 @@ def test_normalisation_is_stored_with_the_model_and_applied_by_it(tiny_cache: di
     assert (plain["model_config"]["input_mean"], plain["model_config"]["input_std"]) == (0.0, 1.0)
 
 
+def test_a_model_started_from_pretrained_weights_keeps_their_downsampling(tiny_cache: dict, tiny_split: dict) -> None:
+    pooled_params = merge_train_params(TRAIN, {"model": {"downsample": "pool"}})
+    pretrained, _ = train_model(tiny_cache, tiny_split, pooled_params)
+    assert pretrained["model_config"]["downsample"] == "pool"
+    # Asked for the strided default, the run still pools: the carried-over convs learned on pooled inputs.
+    started, _ = train_model(tiny_cache, tiny_split, TRAIN, initial_model=pretrained)
+    assert started["model_config"]["downsample"] == "pool"
+    assert started["model_config"]["block_channels"] == [8, 8, 16, 16, 16]
+
+
 def test_tta_averages_the_probabilities_of_the_shifted_images() -> None:
     # A linear model sees where every pixel is, so each shifted copy scores differently.
     torch.manual_seed(0)

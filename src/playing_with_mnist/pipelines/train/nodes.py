@@ -75,10 +75,12 @@ def train_model(
     images, labels = model_input["images"], model_input["labels"]
     architecture = model_config(params, len(model_input["class_names"]), images.shape[-1])
     if initial_model is not None:
-        # The carried-over layers expect the input scale they were trained on.
+        # The carried-over layers expect the input scale and the downsampling they were trained with
+        # (the weights of both downsamplings have the same shapes, so a mismatch would load silently).
         pretrained = initial_model["model_config"]
         architecture = replace(architecture, input_mean=float(pretrained.get("input_mean", 0.0)),
-                               input_std=float(pretrained.get("input_std", 1.0)))
+                               input_std=float(pretrained.get("input_std", 1.0)),
+                               downsample=pretrained.get("downsample", "stride"))
     elif config.normalize:
         mean, std = input_statistics(images[split["train"]])
         architecture = replace(architecture, input_mean=mean, input_std=std)
