@@ -101,7 +101,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown parameter(s) {', '.join(f'{section}.model.{k}' for k in unknown)}; known: {', '.join(sorted(settable))}")
         try:
-            ResNetConfig(num_classes=2, **{k: tuple(v) if isinstance(v, list) else v for k, v in self.model.items()})
+            ResNetConfig.from_dict({**self.model, "num_classes": 2})
         except (TypeError, ValueError) as error:
             raise ValueError(f"{section}.model: {error}") from None
 

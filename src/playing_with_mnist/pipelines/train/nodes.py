@@ -35,8 +35,8 @@ def check_cache_is_current(raw_character_zip: CharacterArchive, character_images
 
 def model_config(params: dict[str, Any], num_classes: int, image_size: int) -> ResNetConfig:
     """The ResNet config for ``num_classes``: seed defaults, channels and strides from ``model``."""
-    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in params.get("model", {}).items()}
-    return ResNetConfig(num_classes=num_classes, dropout=float(params["dropout"]), image_size=image_size, **overrides)
+    return ResNetConfig.from_dict({**params.get("model", {}), "num_classes": num_classes,
+                                   "dropout": float(params["dropout"]), "image_size": image_size})
 
 
 def input_statistics(images: torch.Tensor) -> tuple[float, float]:
