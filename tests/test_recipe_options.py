@@ -18,13 +18,14 @@ from playing_with_mnist.training.config import TrainConfig, merge_train_params
 from playing_with_mnist.training.engine import predict_logits
 from playing_with_mnist.training.hardware import select_device, select_precision
 from playing_with_mnist.training.loop import fit
+from playing_with_mnist.training.mixup import beta_sample, mixup_batch
 from playing_with_mnist.training.schedule import make_scheduler
 
 from .params import TRAIN
 
 AUGMENT = {"rotate": 12, "scale": 0.1, "shear": 10, "translate": 0.1, "elastic": 2, "erase": 0.5}
 TUNED = {**TRAIN, "augment": AUGMENT, "normalize": True, "schedule": "onecycle", "warmup_fraction": 0.3,
-         "label_smoothing": 0.1, "ema_decay": 0.9, "tta": True, "dropout": 0.1}
+         "label_smoothing": 0.1, "mixup": 0.4, "ema_decay": 0.9, "tta": True, "dropout": 0.1}
 SLIM = {"block_channels": (8, 8, 16, 16, 16), "hidden_units": (16, 8)}
 
 
@@ -100,6 +101,8 @@ def test_bad_augmentation_settings_name_the_parameter(params: dict, message: str
     ("warmup_fraction", 1.0, "train.warmup_fraction must be a share"),
     ("label_smoothing", 1.0, "train.label_smoothing must be in"),
     ("ema_decay", 1.0, "train.ema_decay must be in"),
+    ("mixup", -0.2, "train.mixup must be a number of at least 0"),
+    ("mixup", True, "train.mixup must be a number of at least 0"),
     ("tta", "yes", "train.tta must be true or false"),
     ("model", {"downsample": "max"}, "train.model: downsample must be one of stride, pool"),
     ("model", {"stride": [1, 1, 1, 6, 1]}, "unknown parameter.*train.model.stride"),
@@ -109,6 +112,37 @@ def test_bad_augmentation_settings_name_the_parameter(params: dict, message: str
 def test_bad_recipe_settings_name_the_parameter(key: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TrainConfig.from_params({**TRAIN, key: value})
+
+
+def test_mixup_blends_each_image_with_another_and_their_labels_alike() -> None:
+    images, labels = glyphs(), torch.arange(8)
+    mixed = mixup_batch(images, labels, 0.4, generator(5))
+    assert torch.equal(images, glyphs()), "the input is not changed"
+    assert 0.5 <= mixed.share < 1.0 and torch.equal(mixed.targets, labels)
+    assert sorted(mixed.partners.tolist()) == labels.tolist() and not torch.equal(mixed.partners, labels)
+    # Each glyph is a bar of its own: the blend is share * own + (1 - share) * its partner's.
+    expected = mixed.share * images + (1 - mixed.share) * images[mixed.partners]
+    assert torch.allclose(mixed.inputs, expected)
+    assert torch.allclose(mixup_batch(torch.ones(4, 1, 8, 8), labels[:4], 0.4, generator(5)).inputs, torch.ones(4, 1, 8, 8)), \
+        "background blended with background stays background"
+    again = mixup_batch(images, labels, 0.4, generator(5))
+    assert torch.equal(again.inputs, mixed.inputs) and torch.equal(again.partners, mixed.partners)
+    assert mixup_batch(images, labels, 0.0, generator(5)).inputs is images
+
+
+def test_mixup_loss_blends_the_two_labels_losses_and_its_shares_follow_beta() -> None:
+    images, labels = glyphs(), torch.arange(8)
+    mixed = mixup_batch(images, labels, 1.0, generator(6))
+    logits = torch.randn(8, 8, generator=generator(7))
+    own = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
+    other = torch.nn.functional.cross_entropy(logits, mixed.partners, label_smoothing=0.1)
+    assert mixed.loss(logits, 0.1).item() == pytest.approx(mixed.share * own.item() + (1 - mixed.share) * other.item(), rel=1e-6)
+    # Beta(a, a) has mean 1/2 and variance 1 / (4 (2a + 1)); 4,000 draws put both within a few %.
+    for alpha in (0.2, 1.0):
+        draws_from = generator(8)
+        draws = torch.tensor([beta_sample(alpha, draws_from) for _ in range(4000)])
+        assert draws.mean().item() == pytest.approx(0.5, abs=0.02)
+        assert draws.var().item() == pytest.approx(1 / (4 * (2 * alpha + 1)), rel=0.08)
 
 
 def learning_rates(schedule: str, warmup: float, epochs: int = 4, steps: int = 10, lr: float = 0.01) -> list[float]:

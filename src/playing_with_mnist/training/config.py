@@ -37,6 +37,7 @@ class TrainConfig:
     schedule: str = "constant"    # constant | cosine | onecycle, peaking at lr
     warmup_fraction: float = 0.0  # share of the run spent warming up (onecycle: rising; 0 there = 0.3)
     label_smoothing: float = 0.0
+    mixup: float = 0.0            # 0 = off; else alpha of Beta(alpha, alpha): blend image pairs and their labels
     ema_decay: float = 0.0        # 0 = off; else the EMA of the weights validates and is saved
     tta: bool = False             # evaluate/predict average the image and four 1-pixel shifts
 
@@ -88,6 +89,8 @@ class TrainConfig:
             fail("warmup_fraction", "must be a share of the run in [0, 1)")
         if not isinstance(self.label_smoothing, (int, float)) or not 0 <= self.label_smoothing < 1:
             fail("label_smoothing", "must be in [0, 1)")
+        if not isinstance(self.mixup, (int, float)) or isinstance(self.mixup, bool) or self.mixup < 0:
+            fail("mixup", "must be a number of at least 0: 0 turns it off, 0.2 blends gently")
         if not isinstance(self.ema_decay, (int, float)) or not 0 <= self.ema_decay < 1:
             fail("ema_decay", "must be in [0, 1): 0 turns the average off, 0.998 keeps a long memory")
         self._validate_model(section)

@@ -19,6 +19,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from .augment import TTA_SHIFTS, AugmentConfig, augment_batch, shift_batch
 from .ema import WeightAverage
+from .mixup import mixup_batch
 
 
 class NonFiniteLossError(RuntimeError):
@@ -39,6 +40,7 @@ class StepOptions:
     augment: AugmentConfig | None = None
     augment_generator: torch.Generator | None = None
     label_smoothing: float = 0.0
+    mixup: float = 0.0                    # Beta(alpha, alpha) of mixup; 0 = off
     scheduler: LRScheduler | None = None  # stepped after every batch
     ema: WeightAverage | None = None      # updated after every optimizer step
 
@@ -87,7 +89,8 @@ def train_one_epoch(
     """One pass over shuffled ``images`` (uint8, on the model's device).
 
     Loss and accuracy are those of the batches as trained on (augmented, dropout on,
-    the loss with label smoothing when it is on).
+    the loss with label smoothing and mixup when they are on; with mixup the accuracy
+    counts the dominant image's label).
     """
     options = options or StepOptions()
     model.train()
@@ -103,9 +106,10 @@ def train_one_epoch(
     for batch_index, index in enumerate(batch_slices(len(images), batch_size, order)):
         inputs = to_model_input(images[index], channels_last, options.augment, options.augment_generator)
         targets = labels[index]
+        batch = mixup_batch(inputs, targets, options.mixup, options.augment_generator)
         with autocast(device, precision):
-            logits = model(inputs)
-            loss = F.cross_entropy(logits.float(), targets, label_smoothing=options.label_smoothing)
+            logits = model(batch.inputs)
+            loss = batch.loss(logits.float(), options.label_smoothing)
         not_finite = ~torch.isfinite(loss.detach())
         first_bad_batch = torch.where(not_finite & (first_bad_batch < 0), batch_index, first_bad_batch)
         optimizer.zero_grad(set_to_none=True)

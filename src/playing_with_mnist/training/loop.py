@@ -122,6 +122,7 @@ def fit(
         augment=config.augment if config.augment.enabled else None,
         augment_generator=_augment_generator(config.seed),
         label_smoothing=float(config.label_smoothing),
+        mixup=float(config.mixup),
         scheduler=make_scheduler(optimizer, config.schedule, config.epochs, steps_per_epoch, config.warmup_fraction)
         if _uses_scheduler(config) else None,
         ema=WeightAverage(model, float(config.ema_decay)) if config.ema_decay > 0 else None,

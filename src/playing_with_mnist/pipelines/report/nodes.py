@@ -91,6 +91,8 @@ def describe_options(config: dict[str, Any]) -> str:
         parts.append(f"{config.get('schedule')} schedule (warm-up {config.get('warmup_fraction', 0):g} of the run)")
     if config.get("label_smoothing"):
         parts.append(f"label smoothing {config['label_smoothing']}")
+    if config.get("mixup"):
+        parts.append(f"mixup (alpha {config['mixup']})")
     if config.get("ema_decay"):
         parts.append(f"weight EMA {config['ema_decay']}")
     if config.get("tta"):
