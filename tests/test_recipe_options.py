@@ -281,6 +281,22 @@ def test_resume_with_every_option_equals_an_uninterrupted_run(tiny_cache: dict, 
     assert all(torch.equal(a, b) for a, b in zip(resumed.model.state_dict().values(), whole.model.state_dict().values()))
 
 
+def test_a_checkpoint_from_before_an_option_existed_resumes_with_it_off(tiny_cache: dict, tmp_path: Path) -> None:
+    params = {**TRAIN, "epochs": 2}
+    train, val = split_of(tiny_cache)
+    with pytest.raises(KeyboardInterrupt):
+        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params(params), StopAfter(tmp_path / "old.pt", 1))
+    store = CheckpointFile(tmp_path / "old.pt")
+    state = store.load()
+    del state["train_config"]["mixup"]  # as saved by a version without the option
+    store.save(state)
+    resumed = fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params({**params, "resume": True}), store)
+    assert [row["epoch"] for row in resumed.history] == [1, 2]
+    with pytest.raises(ValueError, match="made with other settings"):
+        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val,
+            TrainConfig.from_params({**params, "resume": True, "mixup": 0.2}), CheckpointFile(tmp_path / "old.pt"))
+
+
 def test_a_scheduled_run_refuses_to_resume_with_other_epochs(tiny_cache: dict, tmp_path: Path) -> None:
     params = {**TRAIN, "epochs": 2, "schedule": "cosine"}
     train, val = split_of(tiny_cache)

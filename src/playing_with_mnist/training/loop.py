@@ -74,7 +74,8 @@ def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fing
     # More epochs may be asked of a resumed run, unless a schedule is laid out over the epochs.
     free = ("resume",) if _uses_scheduler(config) else ("epochs", "resume")
     same = {k: v for k, v in config.to_dict().items() if k not in free}
-    saved = {k: v for k, v in state["train_config"].items() if k not in free}
+    # A setting added to TrainConfig after the checkpoint was made was off then: its default.
+    saved = {k: v for k, v in {**TrainConfig().to_dict(), **state["train_config"]}.items() if k not in free}
     if same != saved or state.get("fingerprint") != fingerprint:
         raise ValueError(
             "the checkpoint was made with other settings or data, so it cannot be resumed; "
