@@ -77,10 +77,10 @@ def train_model(
     if initial_model is not None:
         # The carried-over layers expect the input scale and the downsampling they were trained with
         # (the weights of both downsamplings have the same shapes, so a mismatch would load silently).
-        pretrained = initial_model["model_config"]
-        architecture = replace(architecture, input_mean=float(pretrained.get("input_mean", 0.0)),
-                               input_std=float(pretrained.get("input_std", 1.0)),
-                               downsample=pretrained.get("downsample", "stride"))
+        # from_dict fills what an older checkpoint lacks with ResNetConfig's defaults.
+        pretrained = ResNetConfig.from_dict(initial_model["model_config"])
+        architecture = replace(architecture, input_mean=float(pretrained.input_mean),
+                               input_std=float(pretrained.input_std), downsample=pretrained.downsample)
     elif config.normalize:
         mean, std = input_statistics(images[split["train"]])
         architecture = replace(architecture, input_mean=mean, input_std=std)
