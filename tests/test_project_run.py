@@ -89,7 +89,10 @@ def test_default_pipeline_writes_every_output(project_copy: Path, tiny_zip: Path
 
 def test_tuned_recipe_runs_train_report_predict_and_evaluate(project_copy: Path, tiny_zip: Path) -> None:
     tuned = yaml.safe_load((PROJECT_ROOT / "conf/tuned/parameters_train.yml").read_text())["train"]
+    tuned_split = yaml.safe_load((PROJECT_ROOT / "conf/tuned/parameters_preprocess.yml").read_text())["split"]
     run_session(project_copy, env="tuned", raw_zip=str(tiny_zip), **SMALL_TRAIN)
+    split = torch.load(project_copy / "data/05_model_input/train_val_split.pt", weights_only=True)
+    assert split["val_fraction"] == tuned_split["val_fraction"] != 0.2 and split["seed"] == 42
 
     checkpoint = torch.load(latest(project_copy, "resnet.pt", "data/06_models"), weights_only=True)
     config = checkpoint["train_config"]
@@ -114,6 +117,10 @@ def test_tuned_recipe_runs_train_report_predict_and_evaluate(project_copy: Path,
     assert test_metrics["accuracy_case_folded"] is None  # 0123AB: no two classes differ by case alone
     run_session(project_copy, ["predict"], env="tuned", predict_input=str(tiny_zip))
     assert len(pd.read_csv(latest(project_copy, "predictions.csv", "data/07_model_output"))) == 36
+
+    # The seed's recipe's training on the split the tuned run left behind stops before it trains.
+    with pytest.raises(ValueError, match=r"made with split.val_fraction=0.1 .* asks for split.val_fraction=0.2"):
+        run_session(project_copy, ["train"], raw_zip=str(tiny_zip), **SMALL_TRAIN)
 
 
 def test_train_after_preprocess_decodes_nothing(project_copy: Path, tiny_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -49,7 +49,7 @@ ARTIFACTS = PROJECT_ROOT / "test-artifacts"
 PIPELINES = {"preprocess", "train", "report", "__default__"}
 TASKS = {
     "preprocess": {"build_image_cache", "split_train_val"},
-    "train": {"check_cache_is_current", "train_model"},
+    "train": {"check_cache_is_current", "check_split_is_current", "train_model"},
     "report": {"summarise_training", "plot_loss", "plot_accuracy", "write_results_document"},
 }
 # (source, target) by name: node -> dataset it writes, dataset -> node that reads it.
@@ -62,7 +62,9 @@ EDGES = {
     ("character_images", "check_cache_is_current"),
     ("check_cache_is_current", "current_character_images"),
     ("current_character_images", "train_model"),
-    ("train_val_split", "train_model"),
+    ("train_val_split", "check_split_is_current"),
+    ("check_split_is_current", "current_train_val_split"),
+    ("current_train_val_split", "train_model"),
     ("train_model", "trained_model"),
     ("train_model", "training_history"),
     ("training_history", "summarise_training"),

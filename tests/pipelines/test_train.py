@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from playing_with_mnist.models import build_model
-from playing_with_mnist.pipelines.train.nodes import train_model
+from playing_with_mnist.pipelines.train.nodes import check_split_is_current, train_model
 from playing_with_mnist.training.engine import predict_logits
 
-from ..params import TRAIN
+from ..params import SPLIT, TRAIN
 
 
 def test_training_returns_history_and_a_rebuildable_model(tiny_cache: dict, tiny_split: dict) -> None:
@@ -55,3 +55,12 @@ def test_bad_parameters_name_the_parameter(tiny_cache: dict, tiny_split: dict, o
 def test_a_split_of_other_data_is_refused(tiny_cache: dict, tiny_split: dict) -> None:
     with pytest.raises(ValueError, match="split was made from other data than the images; run the pipeline that makes both again"):
         train_model(tiny_cache, {**tiny_split, "fingerprint": "something else"}, TRAIN)
+
+
+def test_a_split_made_with_other_split_parameters_is_refused(tiny_split: dict) -> None:
+    assert check_split_is_current(tiny_split, SPLIT) is tiny_split
+    # conf/tuned's share over a split that conf/base's run saved
+    with pytest.raises(ValueError, match=r"made with split.val_fraction=0.2 .* asks for split.val_fraction=0.1 .*`kedro run --pipelines=preprocess"):
+        check_split_is_current(tiny_split, {**SPLIT, "val_fraction": 0.1})
+    with pytest.raises(ValueError, match=r"split.seed=1, .* split.seed=2 "):
+        check_split_is_current(tiny_split, {**SPLIT, "seed": 2})

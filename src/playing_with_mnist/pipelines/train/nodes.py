@@ -33,6 +33,24 @@ def check_cache_is_current(raw_character_zip: CharacterArchive, character_images
     return character_images
 
 
+def check_split_is_current(train_val_split: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """Return the split if it was made with this run's ``split`` parameters (``val_fraction``, ``seed``).
+
+    A split saved by a run under another ``--env`` or ``--params`` (conf/tuned's share
+    differs from conf/base's) stops the run, saying to run preprocess again.
+    """
+    made = (float(train_val_split["val_fraction"]), int(train_val_split["seed"]))
+    wanted = (float(params["val_fraction"]), int(params["seed"]))
+    if made != wanted:
+        raise ValueError(
+            f"train_val_split was made with split.val_fraction={made[0]} and split.seed={made[1]}, but this run "
+            f"asks for split.val_fraction={wanted[0]} and split.seed={wanted[1]} (another --env or --params). Run "
+            "`kedro run --pipelines=preprocess` with this run's --env and --params first (or run the whole "
+            "pipeline: plain `kedro run`) to make the split again."
+        )
+    return train_val_split
+
+
 def model_config(params: dict[str, Any], num_classes: int, image_size: int) -> ResNetConfig:
     """The ResNet config for ``num_classes``: seed defaults, channels and strides from ``model``."""
     return ResNetConfig.from_dict({**params.get("model", {}), "num_classes": num_classes,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import check_cache_is_current, fine_tune_model, train_model
+from .nodes import check_cache_is_current, check_split_is_current, fine_tune_model, train_model
 
 
 def training_pipeline(
@@ -50,7 +50,7 @@ def training_pipeline(
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Task 1: check the cache, then train on it (the ``task1`` instance of the training pipeline)."""
+    """Task 1: check the cache and the split, then train on them (the ``task1`` instance of the training pipeline)."""
     return Pipeline(
         [
             Node(
@@ -59,10 +59,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="current_character_images",
                 name="check_cache_is_current",
             ),
+            Node(
+                check_split_is_current,
+                inputs=["train_val_split", "params:split"],
+                outputs="current_train_val_split",
+                name="check_split_is_current",
+            ),
             training_pipeline(
                 "task1",
                 model_input="current_character_images",
-                split="train_val_split",
+                split="current_train_val_split",
                 outputs={"trained_model": "trained_model", "training_history": "training_history",
                          "training_checkpoints": "training_checkpoints"},
             ),
