@@ -47,15 +47,21 @@ def shuffled_per_class(labels: torch.Tensor, num_classes: int, generator: torch.
     return [m[torch.randperm(len(m), generator=generator)] for m in members]
 
 
+def split_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``split`` parameters that decide a split, as :func:`split_train_val` records them."""
+    return {"val_fraction": float(params["val_fraction"]), "seed": int(params["seed"])}
+
+
 def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """A stratified, seeded split: ``val_fraction`` of every class (at least one) goes to val.
 
     Returns sorted index tensors ``train`` and ``val`` into the cache, with the settings used.
     """
-    fraction = float(params["val_fraction"])
+    settings = split_settings(params)
+    fraction = settings["val_fraction"]
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"split.val_fraction must be between 0 and 1, got {fraction}")
-    generator = torch.Generator().manual_seed(int(params["seed"]))
+    generator = torch.Generator().manual_seed(settings["seed"])
     train, val = [], []
     for members in shuffled_per_class(character_images["labels"], len(character_images["class_names"]), generator):
         n_val = min(max(1, round(len(members) * fraction)), len(members) - 1)
@@ -64,8 +70,7 @@ def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) ->
     return {
         "train": torch.cat(train).sort().values,
         "val": torch.cat(val).sort().values,
-        "val_fraction": fraction,
-        "seed": int(params["seed"]),
+        **settings,
         "fingerprint": character_images["fingerprint"],
     }
 

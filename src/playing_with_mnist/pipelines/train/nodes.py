@@ -15,6 +15,8 @@ from playing_with_mnist.reporting import describe_source
 from playing_with_mnist.training.config import TrainConfig, merge_train_params
 from playing_with_mnist.training.loop import CheckpointStore, fit
 
+from ..preprocess.nodes import split_settings
+
 logger = logging.getLogger(__name__)
 
 
@@ -33,18 +35,22 @@ def check_cache_is_current(raw_character_zip: CharacterArchive, character_images
     return character_images
 
 
+def _describe_split(settings: dict[str, Any]) -> str:
+    return " and ".join(f"split.{name}={value}" for name, value in settings.items())
+
+
 def check_split_is_current(train_val_split: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """Return the split if it was made with this run's ``split`` parameters (``val_fraction``, ``seed``).
 
     A split saved by a run under another ``--env`` or ``--params`` (conf/tuned's share
     differs from conf/base's) stops the run, saying to run preprocess again.
     """
-    made = (float(train_val_split["val_fraction"]), int(train_val_split["seed"]))
-    wanted = (float(params["val_fraction"]), int(params["seed"]))
+    wanted = split_settings(params)
+    made = {name: train_val_split[name] for name in wanted}
     if made != wanted:
         raise ValueError(
-            f"train_val_split was made with split.val_fraction={made[0]} and split.seed={made[1]}, but this run "
-            f"asks for split.val_fraction={wanted[0]} and split.seed={wanted[1]} (another --env or --params). Run "
+            f"train_val_split was made with {_describe_split(made)}, but this run "
+            f"asks for {_describe_split(wanted)} (another --env or --params). Run "
             "`kedro run --pipelines=preprocess` with this run's --env and --params first (or run the whole "
             "pipeline: plain `kedro run`) to make the split again."
         )
