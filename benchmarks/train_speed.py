@@ -206,7 +206,7 @@ def tuned_options() -> dict:
 
 def run_augment(batches: int) -> dict:
     device = select_device("auto")
-    config = AugmentConfig.from_params({**tuned_options().get("augment", {}), "elastic": 2.0, "erase": 0.25})
+    config = AugmentConfig.from_params({**tuned_options().get("augment", {}), "elastic": 2.0, "stroke": 0.5, "erase": 0.25})
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(32, 1, 32, 32, device=device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)

@@ -13,7 +13,7 @@ from playing_with_mnist.datasets import CheckpointFile
 from playing_with_mnist.scoring import case_folded_accuracy, predict
 from playing_with_mnist.models import ResNetConfig, build_model
 from playing_with_mnist.pipelines.train.nodes import train_model
-from playing_with_mnist.training.augment import TTA_SHIFTS, AugmentConfig, augment_batch, shift_batch
+from playing_with_mnist.training.augment import TTA_SHIFTS, AugmentConfig, augment_batch, change_stroke_width, shift_batch
 from playing_with_mnist.training.config import TrainConfig, merge_train_params
 from playing_with_mnist.training.engine import predict_logits
 from playing_with_mnist.training.hardware import select_device, select_precision
@@ -23,7 +23,7 @@ from playing_with_mnist.training.schedule import make_scheduler
 
 from .params import TRAIN
 
-AUGMENT = {"rotate": 12, "scale": 0.1, "shear": 10, "translate": 0.1, "elastic": 2, "erase": 0.5}
+AUGMENT = {"rotate": 12, "scale": 0.1, "shear": 10, "translate": 0.1, "elastic": 2, "stroke": 0.5, "erase": 0.5}
 TUNED = {**TRAIN, "augment": AUGMENT, "normalize": True, "schedule": "onecycle", "warmup_fraction": 0.3,
          "label_smoothing": 0.1, "mixup": 0.4, "ema_decay": 0.9, "tta": True, "dropout": 0.1}
 SLIM = {"block_channels": (8, 8, 16, 16, 16), "hidden_units": (16, 8)}
@@ -85,7 +85,24 @@ def test_no_augmentation_is_the_identity_and_erasing_only_removes_ink() -> None:
     assert (erased >= images).all() and (erased > images).any(), "erasing paints background over ink"
 
 
+def test_stroke_width_grows_or_shrinks_the_ink_and_keeps_the_background() -> None:
+    bar = 1 - glyphs(1)  # ink: one 4-pixel-thick bar
+    thicker, same, thinner = change_stroke_width(bar.expand(3, -1, -1, -1), torch.tensor([1.0, 0.0, -1.0]))
+    assert torch.equal(same, bar[0])
+    assert thicker.sum() == (4 + 2) * (16 + 2), "a whole pixel more on every side"
+    assert thinner.sum() == (4 - 2) * (16 - 2), "a whole pixel less on every side"
+    half = change_stroke_width(bar, torch.tensor([0.5]))
+    assert torch.allclose(half, (bar + thicker) / 2), "fractions blend with the thicker stroke"
+    config = AugmentConfig.from_params({"stroke": 1.0})
+    blank = torch.ones(4, 1, 32, 32)
+    assert torch.equal(augment_batch(blank, config, generator(0)), blank)
+    images = glyphs()
+    changed = (1 - augment_batch(images, config, generator(0))).sum((1, 2, 3)) / (1 - images).sum((1, 2, 3))
+    assert (changed > 1).any() and (changed < 1).any(), "each image draws its own width, thicker or thinner"
+
+
 @pytest.mark.parametrize("params, message", [
+    ({"stroke": 1.5}, "train.augment.stroke is at most 1"),
     ({"rotate": -1}, "train.augment.rotate must be a number of at least 0"),
     ({"flip": 1}, "unknown parameter.*train.augment.flip"),
     ({"scale": 1.5}, "train.augment.scale must be below 1"),

@@ -1,4 +1,5 @@
-"""Data augmentation on whole batches, on the device: affine warps, elastic distortion, erasing.
+"""Data augmentation on whole batches, on the device: affine warps, elastic distortion, stroke
+width, erasing.
 
 Every image of a batch gets its own random rotation, scale, shear and translation through
 one batched affine grid (``F.affine_grid`` + ``F.grid_sample``, one matrix per image):
@@ -31,6 +32,7 @@ class AugmentConfig:
     translate: float = 0.0   # shift as a share of the image side, from [-translate, translate] each way
     elastic: float = 0.0     # elastic distortion: largest displacement in pixels (Simard et al. 2003)
     elastic_sigma: float = 3.0  # smoothness of the elastic field, in pixels
+    stroke: float = 0.0      # stroke width change: pixels added (or removed) on each side, from [-stroke, stroke]
     erase: float = 0.0       # probability that an image has one random rectangle erased to background
 
     @classmethod
@@ -47,6 +49,8 @@ class AugmentConfig:
         config = cls(**{k: float(v) for k, v in params.items()})
         if config.scale >= 1:
             raise ValueError(f"{section}.scale must be below 1, got {config.scale!r}")
+        if config.stroke > 1:
+            raise ValueError(f"{section}.stroke is at most 1 (one pixel on each side of a stroke), got {config.stroke!r}")
         if config.erase > 1:
             raise ValueError(f"{section}.erase is a probability: it must be at most 1, got {config.erase!r}")
         if config.elastic > 0 and config.elastic_sigma <= 0:
@@ -55,7 +59,7 @@ class AugmentConfig:
 
     @property
     def enabled(self) -> bool:
-        return any((self.rotate, self.scale, self.shear, self.translate, self.elastic, self.erase))
+        return any((self.rotate, self.scale, self.shear, self.translate, self.elastic, self.stroke, self.erase))
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -108,6 +112,19 @@ def elastic_offsets(count: int, size: int, config: AugmentConfig, generator: tor
     return (field * config.elastic * 2.0 / size).permute(0, 2, 3, 1)
 
 
+def change_stroke_width(ink: torch.Tensor, amounts: torch.Tensor) -> torch.Tensor:
+    """Thicker (amount > 0) or thinner (< 0) strokes: ``ink`` [N, C, S, S] blended with its 3x3
+    dilation or erosion by ``|amount|`` per image, so 1.0 adds or removes a whole pixel on each side.
+
+    Writers' pens differ; a max filter over the ink grows it and one over the background shrinks it.
+    """
+    amounts = amounts.to(device=ink.device, dtype=ink.dtype).view(-1, 1, 1, 1)
+    thicker = F.max_pool2d(ink, 3, stride=1, padding=1)
+    thinner = -F.max_pool2d(-ink, 3, stride=1, padding=1)
+    target = torch.where(amounts >= 0, thicker, thinner)
+    return ink + amounts.abs() * (target - ink)
+
+
 def erase_masks(count: int, size: int, probability: float, generator: torch.Generator) -> torch.Tensor:
     """Boolean masks [count, 1, size, size]: one rectangle (2-33% of the area, aspect 0.3-3.3) per chosen image."""
     chosen = torch.rand(count, generator=generator) < probability
@@ -137,6 +154,8 @@ def augment_batch(inputs: torch.Tensor, config: AugmentConfig, generator: torch.
         if config.elastic:
             grid = grid + elastic_offsets(count, size, config, generator).to(device)
         ink = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    if config.stroke:
+        ink = change_stroke_width(ink, _uniform(count, -config.stroke, config.stroke, generator))
     if config.erase:
         ink = ink.masked_fill(erase_masks(count, size, config.erase, generator).to(device), 0.0)
     return 1.0 - ink
