@@ -13,7 +13,15 @@ from playing_with_mnist.datasets import CheckpointFile
 from playing_with_mnist.scoring import case_folded_accuracy, predict
 from playing_with_mnist.models import ResNetConfig, build_model
 from playing_with_mnist.pipelines.train.nodes import train_model
-from playing_with_mnist.training.augment import TTA_SHIFTS, AugmentConfig, augment_batch, change_stroke_width, shift_batch
+from playing_with_mnist.training.augment import (
+    TTA_VIEWS,
+    AugmentConfig,
+    TTAView,
+    augment_batch,
+    change_stroke_width,
+    shift_batch,
+    view_batch,
+)
 from playing_with_mnist.training.config import TrainConfig, merge_train_params
 from playing_with_mnist.training.engine import predict_logits
 from playing_with_mnist.training.hardware import select_device, select_precision
@@ -221,8 +229,8 @@ def test_a_model_started_from_pretrained_weights_keeps_their_downsampling(tiny_c
     assert started["model_config"]["block_channels"] == [8, 8, 16, 16, 16]
 
 
-def test_tta_averages_the_probabilities_of_the_shifted_images() -> None:
-    # A linear model sees where every pixel is, so each shifted copy scores differently.
+def test_tta_averages_the_probabilities_of_the_views() -> None:
+    # A linear model sees where every pixel is, so each shifted, turned or resized copy scores differently.
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(32 * 32, 5))
     images = (glyphs(3) * 255).to(torch.uint8)
@@ -230,7 +238,7 @@ def test_tta_averages_the_probabilities_of_the_shifted_images() -> None:
     assert averaged.shape == (3, 5)
     with torch.no_grad():
         inputs = images.float() / 255
-        expected = sum(model(shift_batch(inputs, dy, dx)).softmax(1) for dy, dx in TTA_SHIFTS) / len(TTA_SHIFTS)
+        expected = sum(model(view_batch(inputs, view)).softmax(1) for view in TTA_VIEWS) / len(TTA_VIEWS)
     assert torch.allclose(averaged.exp(), expected, atol=1e-5)
     assert not torch.allclose(averaged.exp(), predict_logits(model, images, 2, "fp32").softmax(1), atol=1e-4)
 
@@ -240,7 +248,7 @@ def test_predict_uses_tta_as_the_model_was_trained_unless_told() -> None:
     config = ResNetConfig(num_classes=4, **SLIM)
     model = build_model(config).eval()
     with torch.no_grad():
-        model.classifier.weight.mul_(100)  # an untrained head is too flat for the shifts to show
+        model.classifier.weight.mul_(100)  # an untrained head is too flat for the views to show
     trained = {"model_config": config.to_dict(), "state_dict": model.state_dict(), "train_config": {"tta": True}}
     images = (glyphs(3) * 255).to(torch.uint8)
     # `predict` picks the precision for this machine (bf16 on a CPU with AVX512-BF16 or AMX):
@@ -262,6 +270,28 @@ def test_a_shift_moves_the_image_and_fills_with_background() -> None:
     moved = shift_batch(image, 1, 1)
     assert moved[0, 0, 1, 1] == 0.0 and moved.sum() == 15.0
     assert shift_batch(image, -1, 0).sum() == 16.0, "moved out of the picture, leaving background"
+
+
+def test_tta_views_turn_and_resize_about_the_centre_and_keep_the_background() -> None:
+    image = torch.ones(1, 1, 32, 32)
+    image[..., 8:24, 14:18] = 0.0  # a centred vertical bar, 16 x 4 pixels of ink
+    original = image.clone()
+
+    def ink(batch: torch.Tensor) -> float:
+        return (1.0 - batch).sum().item()
+
+    assert torch.equal(view_batch(image, TTAView()), image)
+    turned = view_batch(image, TTAView(rotate=6.0))
+    assert not torch.equal(turned, image)
+    assert abs(ink(turned) - ink(image)) < 0.05 * ink(image), "a turn moves the ink, it does not add any"
+    assert (1.0 - turned[..., 8:24, :]).sum(dim=(0, 1, 2)).nonzero().numel() > 4, "the bar now leans across more columns"
+    smaller, bigger = view_batch(image, TTAView(size=0.93)), view_batch(image, TTAView(size=1.07))
+    assert ink(smaller) < ink(image) < ink(bigger)
+    for view in (turned, smaller, bigger):
+        assert view.min() >= 0.0 and view.max() <= 1.0
+        assert view[..., :4, :].eq(1.0).all() and view[..., :, :8].eq(1.0).all(), "the background stays background"
+    assert torch.equal(image, original), "the input is not changed"
+    assert len(set(TTA_VIEWS)) == len(TTA_VIEWS) and TTAView() in TTA_VIEWS
 
 
 class StopAfter(CheckpointFile):

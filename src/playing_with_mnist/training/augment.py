@@ -1,5 +1,5 @@
 """Data augmentation on whole batches, on the device: affine warps, elastic distortion, stroke
-width, erasing.
+width, erasing; and the fixed views of test-time augmentation.
 
 Every image of a batch gets its own random rotation, scale, shear and translation through
 one batched affine grid (``F.affine_grid`` + ``F.grid_sample``, one matrix per image):
@@ -73,12 +73,21 @@ def affine_matrices(count: int, config: AugmentConfig, generator: torch.Generato
     """``count`` random 2x3 matrices (rotation, shear, scale, translation) for ``F.affine_grid``."""
     angle = torch.deg2rad(_uniform(count, -config.rotate, config.rotate, generator))
     shear = torch.tan(torch.deg2rad(_uniform(count, -config.shear, config.shear, generator)))
-    # grid_sample maps output to input coordinates: dividing by the scale makes the glyph that much bigger.
-    scale = 1.0 / _uniform(count, 1.0 - config.scale, 1.0 + config.scale, generator)
+    size = _uniform(count, 1.0 - config.scale, 1.0 + config.scale, generator)
     shift = _uniform(2 * count, -config.translate, config.translate, generator).view(count, 2) * 2.0  # [-1, 1] spans the side
+    return compose_affine(angle, shear, size, shift)
+
+
+def compose_affine(angle: torch.Tensor, shear: torch.Tensor, size: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+    """2x3 matrices [N, 2, 3] for ``F.affine_grid``: rotation @ shear @ scale, then a shift.
+
+    ``angle`` in radians, ``shear`` as its tangent, ``size`` the glyph's size factor (1.1 is 10%
+    bigger), ``shift`` [N, 2] in grid units (2 is the whole side).
+    """
+    # grid_sample maps output to input coordinates: dividing by the size makes the glyph that much bigger.
+    scale = 1.0 / size
     cos, sin = torch.cos(angle), torch.sin(angle)
-    matrices = torch.zeros(count, 2, 3)
-    # rotation @ shear @ scale
+    matrices = torch.zeros(len(angle), 2, 3)
     matrices[:, 0, 0] = cos * scale
     matrices[:, 0, 1] = (cos * shear - sin) * scale
     matrices[:, 1, 0] = sin * scale
@@ -161,8 +170,36 @@ def augment_batch(inputs: torch.Tensor, config: AugmentConfig, generator: torch.
     return 1.0 - ink
 
 
-# Test-time augmentation: the image itself and four one-pixel shifts.
-TTA_SHIFTS = ((0, 0), (0, 1), (0, -1), (1, 0), (-1, 0))
+@dataclass(frozen=True)
+class TTAView:
+    """One view of test-time augmentation: a shift by whole pixels, then a rotation and a size
+    change about the centre."""
+
+    dy: int = 0
+    dx: int = 0
+    rotate: float = 0.0  # degrees
+    size: float = 1.0    # the glyph's size factor
+
+
+# Test-time augmentation: the image itself, four one-pixel shifts, 6 degrees either way and 7%
+# smaller and bigger: small steps inside the recipe's training warps (README: Recipes).
+TTA_VIEWS = (
+    TTAView(),
+    TTAView(dy=0, dx=1), TTAView(dy=0, dx=-1), TTAView(dy=1, dx=0), TTAView(dy=-1, dx=0),
+    TTAView(rotate=-6.0), TTAView(rotate=6.0),
+    TTAView(size=0.93), TTAView(size=1.07),
+)
+
+
+def view_batch(inputs: torch.Tensor, view: TTAView) -> torch.Tensor:
+    """``inputs`` (float [B, C, S, S], ink dark on white) as ``view`` sees them; the input is not changed."""
+    moved = shift_batch(inputs, view.dy, view.dx)
+    if view.rotate == 0 and view.size == 1:
+        return moved
+    count = len(moved)
+    matrix = compose_affine(torch.tensor([math.radians(view.rotate)]), torch.zeros(1), torch.tensor([view.size]), torch.zeros(1, 2))
+    grid = F.affine_grid(matrix.expand(count, 2, 3).to(moved.device), list(moved.shape), align_corners=False)
+    return 1.0 - F.grid_sample(1.0 - moved, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def shift_batch(inputs: torch.Tensor, dy: int, dx: int) -> torch.Tensor:

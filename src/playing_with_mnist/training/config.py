@@ -39,7 +39,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     mixup: float = 0.0            # 0 = off; else alpha of Beta(alpha, alpha): blend image pairs and their labels
     ema_decay: float = 0.0        # 0 = off; else the EMA of the weights validates and is saved
-    tta: bool = False             # evaluate/predict average the image and four 1-pixel shifts
+    tta: bool = False             # evaluate/predict average the image and its views (augment.TTA_VIEWS)
 
     @classmethod
     def from_params(cls, params: dict[str, Any], section: str = "train") -> "TrainConfig":

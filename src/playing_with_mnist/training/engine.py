@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
-from .augment import TTA_SHIFTS, AugmentConfig, augment_batch, shift_batch
+from .augment import TTA_VIEWS, AugmentConfig, augment_batch, view_batch
 from .ema import WeightAverage
 from .mixup import mixup_batch
 
@@ -138,8 +138,8 @@ def predict_logits(
 ) -> torch.Tensor:
     """Float32 logits for uint8 ``images`` in eval mode, batch by batch.
 
-    With ``tta`` the image and four copies shifted by one pixel are classified and their
-    probabilities averaged; the result is returned as log-probabilities (valid logits).
+    With ``tta`` the image and its test-time views (``TTA_VIEWS``: shifted, turned, resized)
+    are classified and their probabilities averaged; the result is returned as log-probabilities (valid logits).
     """
     model.eval()
     device = images.device
@@ -151,9 +151,9 @@ def predict_logits(
                 outputs.append(model(_memory_format(inputs, channels_last)).float())
                 continue
             probabilities = sum(
-                model(_memory_format(shift_batch(inputs, dy, dx), channels_last)).float().softmax(1) for dy, dx in TTA_SHIFTS
+                model(_memory_format(view_batch(inputs, view), channels_last)).float().softmax(1) for view in TTA_VIEWS
             )
-            outputs.append((probabilities / len(TTA_SHIFTS)).log())
+            outputs.append((probabilities / len(TTA_VIEWS)).log())
     if not outputs:
         return torch.empty(0, 0)
     return torch.cat(outputs)

@@ -125,7 +125,7 @@ def write_results_document(
         return f"{value:.2%}"
 
     saved = "the saved model" + (" (moving average of the weights)" if m["ema"] else "") + (
-        ", averaged over the image and four 1-pixel shifts" if m["tta"] else "")
+        ", averaged over the image and its test-time views (shifted, turned, resized)" if m["tta"] else "")
     folded = m["val_accuracy_case_folded"]
     lowest = per_class_accuracy.nsmallest(5, "accuracy")
     worst_classes = ", ".join(f"`{name}` {accuracy:.0%}" for name, accuracy in zip(lowest["class"], lowest["accuracy"]))
