@@ -28,7 +28,7 @@ def load_model(trained_model: dict[str, Any]) -> torch.nn.Module:
 
 
 def uses_tta(trained_model: dict[str, Any]) -> bool:
-    """Whether the model was trained with ``train.tta``: then every prediction averages shifted copies."""
+    """Whether the model was trained with ``train.tta``: then every prediction averages its test-time views."""
     return bool(trained_model.get("train_config", {}).get("tta", False))
 
 

@@ -9,7 +9,7 @@ recipe's options (augmentation, label smoothing, schedule, EMA) are on or off th
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
-from .augment import TTA_VIEWS, AugmentConfig, augment_batch, view_batch
+from .augment import TTA_VIEWS, AugmentConfig, TTAView, augment_batch, view_batch
 from .ema import WeightAverage
 from .mixup import mixup_batch
 
@@ -134,12 +134,14 @@ def train_one_epoch(
 
 @torch.inference_mode()
 def predict_logits(
-    model: nn.Module, images: torch.Tensor, batch_size: int, precision: str, channels_last: bool = False, tta: bool = False
+    model: nn.Module, images: torch.Tensor, batch_size: int, precision: str, channels_last: bool = False, tta: bool = False,
+    views: Sequence[TTAView] = TTA_VIEWS,
 ) -> torch.Tensor:
     """Float32 logits for uint8 ``images`` in eval mode, batch by batch.
 
-    With ``tta`` the image and its test-time views (``TTA_VIEWS``: shifted, turned, resized)
-    are classified and their probabilities averaged; the result is returned as log-probabilities (valid logits).
+    With ``tta`` every view of ``views`` (by default the recipe's ``TTA_VIEWS``: the image,
+    shifted, turned, resized) is classified and their probabilities averaged; the result is
+    returned as log-probabilities (valid logits).
     """
     model.eval()
     device = images.device
@@ -151,9 +153,9 @@ def predict_logits(
                 outputs.append(model(_memory_format(inputs, channels_last)).float())
                 continue
             probabilities = sum(
-                model(_memory_format(view_batch(inputs, view), channels_last)).float().softmax(1) for view in TTA_VIEWS
+                model(_memory_format(view_batch(inputs, view), channels_last)).float().softmax(1) for view in views
             )
-            outputs.append((probabilities / len(TTA_VIEWS)).log())
+            outputs.append((probabilities / len(views)).log())
     if not outputs:
         return torch.empty(0, 0)
     return torch.cat(outputs)

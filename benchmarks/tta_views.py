@@ -1,0 +1,93 @@
+"""Which test-time views help a trained model: several view sets on its validation images and a test zip.
+
+Scores the saved model (``trained_model``, read through the project's catalog) once per view
+and then averages the probabilities of each set, so every set sees the same predictions:
+
+    python benchmarks/tta_views.py --project benchmark-runs/tuned-seed0 --env tuned --test-zip emnist62_dev_test.zip
+
+One JSON line per set and split: accuracy and case-folded accuracy. Choose a set on the
+validation images of several seeds, then confirm it on the test zip (choosing on the test zip
+makes its score optimistic). ``recipe`` is ``TTA_VIEWS``, what ``train.tta`` uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def view_sets() -> dict[str, tuple]:
+    from playing_with_mnist.training.augment import TTA_VIEWS, TTAView
+
+    shifts = (TTAView(), TTAView(dy=0, dx=1), TTAView(dy=0, dx=-1), TTAView(dy=1, dx=0), TTAView(dy=-1, dx=0))
+    turns6 = (TTAView(rotate=-6.0), TTAView(rotate=6.0))
+    sizes7 = (TTAView(size=0.93), TTAView(size=1.07))
+    wider = (TTAView(rotate=-4.0), TTAView(rotate=4.0), TTAView(rotate=-8.0), TTAView(rotate=8.0), TTAView(size=0.9), TTAView(size=1.1))
+    return {
+        "none": (TTAView(),),
+        "shifts": shifts,
+        "shifts+turns6": shifts + turns6,
+        "shifts+sizes7": shifts + sizes7,
+        "recipe": TTA_VIEWS,  # shifts + turns6 + sizes7
+        "shifts+turns4,8+sizes7,10": shifts + wider + sizes7,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--project", type=Path, default=PROJECT_ROOT, help="a Kedro project folder (default: this one)")
+    parser.add_argument("--env", help="the Kedro environment the model was trained under (e.g. tuned)")
+    parser.add_argument("--test-zip", type=Path, help="a zip in the training layout to score as well")
+    args = parser.parse_args()
+    os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+
+    import pandas as pd
+    import torch
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from playing_with_mnist.data.model_input import decode_archive
+    from playing_with_mnist.scoring import case_folded_accuracy, load_model
+    from playing_with_mnist.training.engine import predict_logits
+    from playing_with_mnist.training.hardware import select_device, select_precision
+
+    project = args.project.resolve()
+    bootstrap_project(project)
+    runtime = {"test_zip": str(args.test_zip.resolve())} if args.test_zip else {}
+    with KedroSession.create(project_path=project, env=args.env, runtime_params=runtime) as session:
+        catalog = session.load_context().catalog
+        trained_model = catalog.load("trained_model")
+        cached = catalog.load("character_images")
+        split = catalog.load("train_val_split")
+        parts = {"val": (cached["images"][torch.as_tensor(split["val"])], cached["labels"][torch.as_tensor(split["val"])])}
+        if args.test_zip:
+            settings = {**catalog.load("params:preprocess"), "image_size": trained_model["image_size"]}
+            test, _ = decode_archive(catalog.load("test_character_zip"), settings)
+            known = {folder: index for index, folder in enumerate(trained_model["class_folders"])}
+            parts["test"] = (test["images"], torch.tensor([known[f] for f in test["class_folders"]])[test["labels"]])
+
+    device = select_device("auto")
+    precision = select_precision("auto", device)
+    model = load_model(trained_model).to(device)
+    names = list(trained_model["class_names"])
+    sets = view_sets()
+    views = sorted({view for members in sets.values() for view in members}, key=repr)
+    for part, (images, labels) in parts.items():
+        # One view at a time: with a single view the averaged probabilities are that view's own.
+        probabilities = {view: predict_logits(model, images.to(device), 256, precision, tta=True, views=(view,)).exp().cpu() for view in views}
+        for name, members in sets.items():
+            predicted = (sum(probabilities[view] for view in members) / len(members)).argmax(1)
+            table = pd.DataFrame({"true": [names[i] for i in labels], "predicted": [names[i] for i in predicted]})
+            print(json.dumps({
+                "project": project.name, "part": part, "views": name, "count": len(members), "images": len(labels),
+                "accuracy": round(float((predicted == labels).float().mean()), 4),
+                "accuracy_case_folded": case_folded_accuracy(table, names),
+            }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
