@@ -149,6 +149,19 @@ def erase_masks(count: int, size: int, probability: float, generator: torch.Gene
     return (rows[:, :, None] & columns[:, None, :] & chosen[:, None, None]).unsqueeze(1)
 
 
+def warp_ink(ink: torch.Tensor, matrices: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
+    """``ink`` [N, C, S, S] warped by 2x3 ``matrices`` (one per image, or [1, 2, 3] for all),
+    plus displacement ``offsets`` [N, S, S, 2] in grid units when given.
+
+    Whatever the warp pulls in from outside the image is zero ink: background.
+    """
+    matrices = matrices.to(ink.device).expand(len(ink), 2, 3)
+    grid = F.affine_grid(matrices, list(ink.shape), align_corners=False)
+    if offsets is not None:
+        grid = grid + offsets.to(ink.device)
+    return F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
 def augment_batch(inputs: torch.Tensor, config: AugmentConfig, generator: torch.Generator) -> torch.Tensor:
     """A new, randomly warped copy of ``inputs`` (float [B, C, S, S] in [0, 1], ink dark on white).
 
@@ -159,10 +172,9 @@ def augment_batch(inputs: torch.Tensor, config: AugmentConfig, generator: torch.
     count, size, device = len(inputs), inputs.shape[-1], inputs.device
     ink = 1.0 - inputs
     if config.rotate or config.scale or config.shear or config.translate or config.elastic:
-        grid = F.affine_grid(affine_matrices(count, config, generator).to(device), list(ink.shape), align_corners=False)
-        if config.elastic:
-            grid = grid + elastic_offsets(count, size, config, generator).to(device)
-        ink = F.grid_sample(ink, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+        matrices = affine_matrices(count, config, generator)
+        offsets = elastic_offsets(count, size, config, generator) if config.elastic else None
+        ink = warp_ink(ink, matrices, offsets)
     if config.stroke:
         ink = change_stroke_width(ink, _uniform(count, -config.stroke, config.stroke, generator))
     if config.erase:
@@ -196,10 +208,8 @@ def view_batch(inputs: torch.Tensor, view: TTAView) -> torch.Tensor:
     moved = shift_batch(inputs, view.dy, view.dx)
     if view.rotate == 0 and view.size == 1:
         return moved
-    count = len(moved)
     matrix = compose_affine(torch.tensor([math.radians(view.rotate)]), torch.zeros(1), torch.tensor([view.size]), torch.zeros(1, 2))
-    grid = F.affine_grid(matrix.expand(count, 2, 3).to(moved.device), list(moved.shape), align_corners=False)
-    return 1.0 - F.grid_sample(1.0 - moved, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return 1.0 - warp_ink(1.0 - moved, matrix)
 
 
 def shift_batch(inputs: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
