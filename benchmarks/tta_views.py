@@ -23,17 +23,18 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 def view_sets() -> dict[str, tuple]:
     from playing_with_mnist.training.augment import TTA_VIEWS, TTAView
 
-    shifts = (TTAView(), TTAView(dy=0, dx=1), TTAView(dy=0, dx=-1), TTAView(dy=1, dx=0), TTAView(dy=-1, dx=0))
-    turns6 = (TTAView(rotate=-6.0), TTAView(rotate=6.0))
-    sizes7 = (TTAView(size=0.93), TTAView(size=1.07))
+    # The recipe's views, in their three kinds (the image itself counts with the shifts).
+    shifts = tuple(view for view in TTA_VIEWS if view.rotate == 0 and view.size == 1)
+    turns = tuple(view for view in TTA_VIEWS if view.rotate != 0)
+    sizes = tuple(view for view in TTA_VIEWS if view.size != 1)
     wider = (TTAView(rotate=-4.0), TTAView(rotate=4.0), TTAView(rotate=-8.0), TTAView(rotate=8.0), TTAView(size=0.9), TTAView(size=1.1))
     return {
         "none": (TTAView(),),
         "shifts": shifts,
-        "shifts+turns6": shifts + turns6,
-        "shifts+sizes7": shifts + sizes7,
-        "recipe": TTA_VIEWS,  # shifts + turns6 + sizes7
-        "shifts+turns4,8+sizes7,10": shifts + wider + sizes7,
+        "shifts+turns": shifts + turns,
+        "shifts+sizes": shifts + sizes,
+        "recipe": TTA_VIEWS,
+        "shifts+sizes+turns4,8+sizes10": shifts + sizes + wider,
     }
 
 
@@ -50,8 +51,7 @@ def main() -> None:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from playing_with_mnist.data.model_input import decode_archive
-    from playing_with_mnist.scoring import case_folded_accuracy, load_model
+    from playing_with_mnist.scoring import case_folded_accuracy, decode_test_zip, load_model
     from playing_with_mnist.training.engine import predict_logits
     from playing_with_mnist.training.hardware import select_device, select_precision
 
@@ -63,12 +63,11 @@ def main() -> None:
         trained_model = catalog.load("trained_model")
         cached = catalog.load("character_images")
         split = catalog.load("train_val_split")
-        parts = {"val": (cached["images"][torch.as_tensor(split["val"])], cached["labels"][torch.as_tensor(split["val"])])}
+        val = torch.as_tensor(split["val"])
+        parts = {"val": (cached["images"][val], cached["labels"][val])}
         if args.test_zip:
-            settings = {**catalog.load("params:preprocess"), "image_size": trained_model["image_size"]}
-            test, _ = decode_archive(catalog.load("test_character_zip"), settings)
-            known = {folder: index for index, folder in enumerate(trained_model["class_folders"])}
-            parts["test"] = (test["images"], torch.tensor([known[f] for f in test["class_folders"]])[test["labels"]])
+            test, labels = decode_test_zip(catalog.load("test_character_zip"), trained_model, catalog.load("params:preprocess"))
+            parts["test"] = (test["images"], labels)
 
     device = select_device("auto")
     precision = select_precision("auto", device)

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from matplotlib.colors import PowerNorm
 
+from playing_with_mnist.data.archive import CharacterArchive
+from playing_with_mnist.data.model_input import ModelInput, decode_archive
 from playing_with_mnist.models import build_model
 from playing_with_mnist.reporting import STYLE, new_figure
 from playing_with_mnist.training.engine import predict_logits
@@ -25,6 +27,25 @@ def load_model(trained_model: dict[str, Any]) -> torch.nn.Module:
     model = build_model(trained_model["model_config"])
     model.load_state_dict(trained_model["state_dict"])
     return model.eval()
+
+
+def decode_test_zip(archive: CharacterArchive, trained_model: dict[str, Any], params: dict[str, Any]) -> tuple[ModelInput, torch.Tensor]:
+    """A labelled zip in the training layout, decoded exactly as the training set was
+    (``decode_archive`` at the model's image size), and its labels as the model's class indices.
+
+    Class folders are matched to the model's by name; a folder the model does not know is an
+    error that lists them all.
+    """
+    test, _ = decode_archive(archive, {**params, "image_size": trained_model["image_size"]})
+    known = {folder: index for index, folder in enumerate(trained_model["class_folders"])}
+    unknown = [folder for folder in test["class_folders"] if folder not in known]
+    if unknown:
+        raise ValueError(
+            f"{archive.path.name}: class folder(s) the model was not trained on: {', '.join(unknown)}. "
+            f"The model knows {len(known)} classes: {', '.join(trained_model['class_folders'])}"
+        )
+    to_model = torch.tensor([known[folder] for folder in test["class_folders"]])
+    return test, to_model[test["labels"]]
 
 
 def uses_tta(trained_model: dict[str, Any]) -> bool:

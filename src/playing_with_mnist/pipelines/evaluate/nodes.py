@@ -6,11 +6,9 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
-import torch
 
 from playing_with_mnist import scoring
 from playing_with_mnist.data.archive import CharacterArchive
-from playing_with_mnist.data.model_input import decode_archive
 from playing_with_mnist.reporting import describe_source
 
 
@@ -19,24 +17,13 @@ def evaluate_test_set(
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, plt.Figure]:
     """Score the trained model on a labelled zip in the training layout.
 
-    The test images are decoded exactly as the training set was (``decode_archive``
-    at the model's image size). Class folders are matched to the model's by name; a
-    folder the model does not know is an error that lists them all.
+    The test images are decoded exactly as the training set was and their folders matched
+    to the model's classes by name (``scoring.decode_test_zip``: an unknown folder is an error).
 
     Returns metrics (accuracy, per-class), the per-class table, the per-image predictions
     and a row-normalised confusion matrix figure.
     """
-    settings = {**params, "image_size": trained_model["image_size"]}
-    test, _ = decode_archive(test_character_zip, settings)
-    known = {folder: index for index, folder in enumerate(trained_model["class_folders"])}
-    unknown = [folder for folder in test["class_folders"] if folder not in known]
-    if unknown:
-        raise ValueError(
-            f"{test_character_zip.path.name}: class folder(s) the model was not trained on: {', '.join(unknown)}. "
-            f"The model knows {len(known)} classes: {', '.join(trained_model['class_folders'])}"
-        )
-    to_model = torch.tensor([known[folder] for folder in test["class_folders"]])
-    labels = to_model[test["labels"]]
+    test, labels = scoring.decode_test_zip(test_character_zip, trained_model, params)
     names = trained_model["class_names"]
     probabilities = scoring.predict(trained_model, test["images"])
     table = scoring.prediction_table(probabilities, labels, names, test["members"])
