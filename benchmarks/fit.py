@@ -39,9 +39,7 @@ def main() -> None:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    import pandas as pd
-
-    from playing_with_mnist.scoring import case_folded_accuracy, predict
+    from playing_with_mnist.scoring import accuracies, predict
 
     project = args.project.resolve()
     bootstrap_project(project)
@@ -58,11 +56,10 @@ def main() -> None:
         started = time.perf_counter()
         predicted = predict(trained_model, cached["images"][indices], tta=False).argmax(1)
         labels = cached["labels"][indices]
-        row[f"{part}_accuracy"] = round(float((predicted == labels).float().mean()), 4)
         # Case-folded: how much of the missing fit is o/O, s/S, x/X, which a clean 32x32 image
         # often cannot tell apart.
-        pairs = pd.DataFrame({"true": [names[i] for i in labels], "predicted": [names[i] for i in predicted]})
-        folded = case_folded_accuracy(pairs, names)
+        accuracy, folded = accuracies(predicted, labels, names)
+        row[f"{part}_accuracy"] = round(accuracy, 4)
         if folded is not None:
             row[f"{part}_accuracy_case_folded"] = round(folded, 4)
         row[f"{part}_images"] = len(indices)

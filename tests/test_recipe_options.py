@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from playing_with_mnist.datasets import CheckpointFile
-from playing_with_mnist.scoring import case_folded_accuracy, predict
+from playing_with_mnist.scoring import accuracies, case_folded_accuracy, predict
 from playing_with_mnist.models import ResNetConfig, build_model
 from playing_with_mnist.pipelines.train.nodes import train_model
 from playing_with_mnist.training.augment import (
@@ -366,3 +366,7 @@ def test_case_folded_accuracy_counts_a_wrong_case_as_right() -> None:
     table = pd.DataFrame({"true": ["o", "S", "x", "1"], "predicted": ["O", "S", "y", "l"]})
     assert case_folded_accuracy(table, ["1", "O", "S", "l", "o", "s", "x", "y"]) == pytest.approx(0.5)
     assert case_folded_accuracy(table.iloc[:0], list("0123")) is None
+    names = ["1", "O", "S", "l", "o", "s", "x", "y"]
+    predicted, labels = torch.tensor([1, 2, 7, 3]), torch.tensor([4, 2, 6, 0])  # the table above, as class indices
+    assert accuracies(predicted, labels, names) == (pytest.approx(0.25), pytest.approx(0.5))
+    assert accuracies(torch.tensor([0, 1]), torch.tensor([0, 2]), list("0123")) == (pytest.approx(0.5), None)

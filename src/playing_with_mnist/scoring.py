@@ -77,6 +77,13 @@ def case_folded_accuracy(table: pd.DataFrame, class_names: list[str]) -> float |
     return float((table["true"].str.casefold() == table["predicted"].str.casefold()).mean())
 
 
+def accuracies(predicted: torch.Tensor, labels: torch.Tensor, names: list[str]) -> tuple[float, float | None]:
+    """Accuracy of predicted class indices against ``labels``, and its case-folded twin
+    (:func:`case_folded_accuracy`: ``None`` when no two of ``names`` differ only by case)."""
+    table = pd.DataFrame({"true": [names[i] for i in labels], "predicted": [names[i] for i in predicted]})
+    return float((predicted == labels).float().mean()), case_folded_accuracy(table, names)
+
+
 def prediction_table(probabilities: torch.Tensor, labels: torch.Tensor, names: list[str], members: list[str]) -> pd.DataFrame:
     """One row per image: file, true and predicted class, confidence, loss."""
     confidence, predicted = probabilities.max(1)
