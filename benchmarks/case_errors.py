@@ -11,9 +11,10 @@ splits the images into three groups:
 - ``digits``.
 
 For each group: the case-folded accuracy (the shape right), the 62-class accuracy, and how
-often the case is right when the shape is. The last line is the 62-class accuracy the model
-would reach with every shape right and its case guesses as they are: a ceiling that better
-shape recognition alone cannot pass.
+often the case is right when the shape is. Then the 62-class accuracy the model would reach
+with every shape right and its case guesses as they are: a ceiling that better shape
+recognition alone cannot pass. Last, for each same-shape letter, how many small forms were
+read as capitals and how many capitals as small forms: whether the model leans one way.
 
     python benchmarks/case_errors.py data/07_model_output/test_predictions.csv/<version>/test_predictions.csv
 
@@ -54,6 +55,28 @@ def case_error_table(predictions: pd.DataFrame) -> pd.DataFrame:
     return summary
 
 
+def case_direction_table(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per same-shape letter: its small and capital images, and how many of each were read as the other.
+
+    A model that leans one way (reading most c as C, say) makes these two counts unequal; about
+    equal counts near half the images mean the case is a coin toss for that letter, which no
+    per-class bias or threshold can fix.
+    """
+    true, predicted = predictions["true"].astype(str), predictions["predicted"].astype(str)
+    rows = []
+    for letter in sorted(SAME_SHAPE_LETTERS):
+        capital = letter.upper()
+        small_images, capital_images = true == letter, true == capital
+        rows.append({
+            "letter": f"{letter}/{capital}",
+            "small": int(small_images.sum()),
+            "small_read_as_capital": int((small_images & (predicted == capital)).sum()),
+            "capital": int(capital_images.sum()),
+            "capital_read_as_small": int((capital_images & (predicted == letter)).sum()),
+        })
+    return pd.DataFrame(rows).set_index("letter")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("predictions", type=Path, nargs="+", help="predictions CSVs with columns true and predicted")
@@ -70,6 +93,12 @@ def main() -> None:
         print(summary.to_string(float_format=lambda value: f"{value:.1%}"))
         ceiling = (summary["case_right_when_shape_right"] * summary["images"]).sum() / total
         print(f"with every shape right and the case guessed as now: {ceiling:.1%}")
+        directions = case_direction_table(predictions)
+        print("\nthe same-shape letters' case errors, each way:")
+        print(directions.to_string())
+        print(f"in all: {directions['small_read_as_capital'].sum()} of {directions['small'].sum()} small letters "
+              f"read as capitals, {directions['capital_read_as_small'].sum()} of {directions['capital'].sum()} "
+              "capitals read as small letters")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,23 @@ def test_case_errors_split_shape_from_case_per_group() -> None:
     assert table.loc["digits", "case_folded"] == pytest.approx(1 / 2) == table.loc["digits", "exact"]
 
 
+def test_case_directions_count_each_way_per_same_shape_letter() -> None:
+    case_errors = benchmark("case_errors")
+    predictions = pd.DataFrame({
+        "true":      ["o", "o", "o", "O", "O", "s", "S", "a", "A"],
+        "predicted": ["O", "O", "o", "o", "0", "s", "S", "A", "a"],
+    })
+    directions = case_errors.case_direction_table(predictions)
+    assert len(directions) == 15  # only the same-shape letters: a/A is not counted
+    assert directions.loc["o/O"].to_dict() == {
+        "small": 3, "small_read_as_capital": 2, "capital": 2, "capital_read_as_small": 1,  # O->0 is no case error
+    }
+    assert directions.loc["s/S"].to_dict() == {
+        "small": 1, "small_read_as_capital": 0, "capital": 1, "capital_read_as_small": 0,
+    }
+    assert directions.loc["x/X", "small"] == 0
+
+
 def test_the_recipes_table_gives_mean_spread_and_range_per_recipe() -> None:
     recipes = benchmark("recipes")
     rows = [{"recipe": "tuned", "data": "real", "epochs": 50, "val_accuracy": v, "val_accuracy_case_folded": v,
