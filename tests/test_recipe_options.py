@@ -363,10 +363,10 @@ def test_experiment_parameters_merge_over_train_key_by_key() -> None:
 
 
 def test_case_folded_accuracy_counts_a_wrong_case_as_right() -> None:
-    table = pd.DataFrame({"true": ["o", "S", "x", "1"], "predicted": ["O", "S", "y", "l"]})
-    assert case_folded_accuracy(table, ["1", "O", "S", "l", "o", "s", "x", "y"]) == pytest.approx(0.5)
-    assert case_folded_accuracy(table.iloc[:0], list("0123")) is None
     names = ["1", "O", "S", "l", "o", "s", "x", "y"]
+    table = pd.DataFrame({"true": ["o", "S", "x", "1"], "predicted": ["O", "S", "y", "l"]})
+    assert case_folded_accuracy(table, names) == pytest.approx(0.5)
+    assert case_folded_accuracy(table.iloc[:0], list("0123")) is None
     predicted, labels = torch.tensor([1, 2, 7, 3]), torch.tensor([4, 2, 6, 0])  # the table above, as class indices
     assert accuracies(predicted, labels, names) == (pytest.approx(0.25), pytest.approx(0.5))
     assert accuracies(torch.tensor([0, 1]), torch.tensor([0, 2]), list("0123")) == (pytest.approx(0.5), None)
