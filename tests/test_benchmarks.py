@@ -52,6 +52,30 @@ def test_case_directions_count_each_way_per_same_shape_letter() -> None:
     assert directions.loc["x/X", "small"] == 0
 
 
+def test_ensembles_average_probabilities_over_every_subset_of_each_size() -> None:
+    import torch
+
+    ensemble = benchmark("ensemble")
+    labels = torch.tensor([0, 1, 2])
+    names = ["a", "A", "b"]
+    probabilities = [
+        torch.tensor([[0.6, 0.4, 0.0], [0.6, 0.4, 0.0], [0.0, 0.6, 0.4]]),  # right on image 0 only; a for A counts case-folded
+        torch.tensor([[0.3, 0.7, 0.0], [0.3, 0.7, 0.0], [0.0, 0.3, 0.7]]),  # wrong on image 0 (A for a), right on 1 and 2
+        torch.tensor([[0.9, 0.1, 0.0], [0.3, 0.7, 0.0], [0.0, 0.3, 0.7]]),  # right on all three
+    ]
+    rows = ensemble.ensemble_accuracies(probabilities, labels, names)
+    assert [row["models"] for row in rows] == [1, 2, 3]
+    assert [row["subsets"] for row in rows] == [3, 3, 1]
+    single, pairs, everything = rows
+    assert single["accuracy"] == pytest.approx((1 / 3 + 2 / 3 + 1) / 3)
+    assert (single["accuracy_min"], single["accuracy_max"]) == pytest.approx((1 / 3, 1))
+    assert single["accuracy_case_folded"] == pytest.approx((2 / 3 + 1 + 1) / 3)
+    # models 0 and 1 average to A on image 0 (0.55 against 0.45); both other pairs are right everywhere
+    assert pairs["accuracy"] == pytest.approx((2 / 3 + 1 + 1) / 3)
+    assert (pairs["accuracy_min"], pairs["accuracy_max"]) == pytest.approx((2 / 3, 1))
+    assert everything["accuracy"] == everything["accuracy_min"] == everything["accuracy_max"] == pytest.approx(1)
+
+
 def test_the_recipes_table_gives_mean_spread_and_range_per_recipe() -> None:
     recipes = benchmark("recipes")
     rows = [{"recipe": "tuned", "data": "real", "epochs": 50, "val_accuracy": v, "val_accuracy_case_folded": v,
