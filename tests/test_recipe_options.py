@@ -27,13 +27,14 @@ from playing_with_mnist.training.engine import predict_logits
 from playing_with_mnist.training.hardware import select_device, select_precision
 from playing_with_mnist.training.loop import fit
 from playing_with_mnist.training.mixup import beta_sample, mixup_batch
+from playing_with_mnist.training.sam import sharpness_aware_gradients
 from playing_with_mnist.training.schedule import make_scheduler
 
 from .params import TRAIN
 
 AUGMENT = {"rotate": 12, "scale": 0.1, "shear": 10, "translate": 0.1, "elastic": 2, "stroke": 0.5, "erase": 0.5}
 TUNED = {**TRAIN, "augment": AUGMENT, "normalize": True, "schedule": "onecycle", "warmup_fraction": 0.3,
-         "label_smoothing": 0.1, "mixup": 0.4, "ema_decay": 0.9, "tta": True, "dropout": 0.1}
+         "label_smoothing": 0.1, "mixup": 0.4, "ema_decay": 0.9, "tta": True, "dropout": 0.1, "sam_rho": 0.05}
 SLIM = {"block_channels": (8, 8, 16, 16, 16), "hidden_units": (16, 8)}
 
 
@@ -128,6 +129,8 @@ def test_bad_augmentation_settings_name_the_parameter(params: dict, message: str
     ("ema_decay", 1.0, "train.ema_decay must be in"),
     ("mixup", -0.2, "train.mixup must be a number of at least 0"),
     ("mixup", True, "train.mixup must be a number of at least 0"),
+    ("sam_rho", -0.05, "train.sam_rho must be a number of at least 0"),
+    ("sam_rho", "0.05", "train.sam_rho must be a number of at least 0"),
     ("tta", "yes", "train.tta must be true or false"),
     ("model", {"downsample": "max"}, "train.model: downsample must be one of stride, pool"),
     ("model", {"stride": [1, 1, 1, 6, 1]}, "unknown parameter.*train.model.stride"),
@@ -179,6 +182,35 @@ def learning_rates(schedule: str, warmup: float, epochs: int = 4, steps: int = 1
         optimizer.step()
         scheduler.step()
     return rates
+
+
+def test_sharpness_aware_gradients_are_taken_uphill_and_leave_the_weights_and_statistics_alone() -> None:
+    torch.manual_seed(0)
+    model = build_model(ResNetConfig(num_classes=4, dropout=0.0, **SLIM)).train()
+    images, labels = glyphs(), torch.tensor([0, 1, 2, 3, 0, 1, 2, 3])
+    loss = lambda net: torch.nn.functional.cross_entropy(net(images), labels)  # noqa: E731
+    loss(model).backward()
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    first = [p.grad.clone() for p in model.parameters()]
+
+    sharpness_aware_gradients(model, 0.5, lambda: loss(model))
+
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items()), \
+        "weights, running statistics and batch counts are as the first pass left them"
+    # The same gradient, taken by hand at w + rho * g / ||g||.
+    uphill = build_model(ResNetConfig(num_classes=4, dropout=0.0, **SLIM)).train()
+    uphill.load_state_dict(weights)
+    norm = torch.linalg.vector_norm(torch.stack([g.norm() for g in first]))
+    with torch.no_grad():
+        for p, g in zip(uphill.parameters(), first):
+            p.add_(0.5 * g / norm)
+    uphill_loss = loss(uphill)
+    uphill_loss.backward()
+    assert all(torch.allclose(p.grad, q.grad, atol=1e-6) for p, q in zip(model.parameters(), uphill.parameters()))
+    assert not all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(model.parameters(), first))
+    at_weights = build_model(ResNetConfig(num_classes=4, dropout=0.0, **SLIM)).train()
+    at_weights.load_state_dict(weights)
+    assert uphill_loss.item() > loss(at_weights).item(), "the perturbation goes uphill"
 
 
 def test_schedules_peak_at_lr_with_their_warm_up_and_decay() -> None:

@@ -40,6 +40,7 @@ class TrainConfig:
     mixup: float = 0.0            # 0 = off; else alpha of Beta(alpha, alpha): blend image pairs and their labels
     ema_decay: float = 0.0        # 0 = off; else the EMA of the weights validates and is saved
     tta: bool = False             # evaluate/predict average the image and its views (augment.TTA_VIEWS)
+    sam_rho: float = 0.0          # 0 = off; else sharpness-aware steps: the gradient taken this far uphill (twice the cost)
 
     @classmethod
     def from_params(cls, params: dict[str, Any], section: str = "train") -> "TrainConfig":
@@ -93,6 +94,8 @@ class TrainConfig:
             fail("mixup", "must be a number of at least 0: 0 turns it off, 0.2 blends gently")
         if not isinstance(self.ema_decay, (int, float)) or not 0 <= self.ema_decay < 1:
             fail("ema_decay", "must be in [0, 1): 0 turns the average off, 0.998 keeps a long memory")
+        if not isinstance(self.sam_rho, (int, float)) or isinstance(self.sam_rho, bool) or self.sam_rho < 0:
+            fail("sam_rho", "must be a number of at least 0: 0 turns it off, 0.05 is the usual radius")
         self._validate_model(section)
 
     def _validate_model(self, section: str) -> None:

@@ -19,7 +19,8 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from .augment import TTA_VIEWS, AugmentConfig, TTAView, augment_batch, view_batch
 from .ema import WeightAverage
-from .mixup import mixup_batch
+from .mixup import MixedBatch, mixup_batch
+from .sam import sharpness_aware_gradients
 
 
 class NonFiniteLossError(RuntimeError):
@@ -43,6 +44,7 @@ class StepOptions:
     mixup: float = 0.0                    # Beta(alpha, alpha) of mixup; 0 = off
     scheduler: LRScheduler | None = None  # stepped after every batch
     ema: WeightAverage | None = None      # updated after every optimizer step
+    sam_rho: float = 0.0                  # sharpness-aware steps of this radius; 0 = off
 
 
 def to_model_input(
@@ -114,6 +116,8 @@ def train_one_epoch(
         first_bad_batch = torch.where(not_finite & (first_bad_batch < 0), batch_index, first_bad_batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if options.sam_rho > 0:
+            sharpness_aware_gradients(model, options.sam_rho, lambda: _loss(model, batch, device, precision, options))
         optimizer.step()
         if options.scheduler is not None:
             options.scheduler.step()
@@ -130,6 +134,11 @@ def train_one_epoch(
             "lower train.lr (e.g. --params=train.lr=0.0001) and run again"
         )
     return EpochResult(total_loss.item() / seen, correct.item() / seen, seen)
+
+
+def _loss(model: nn.Module, batch: MixedBatch, device: torch.device, precision: str, options: StepOptions) -> torch.Tensor:
+    with autocast(device, precision):
+        return batch.loss(model(batch.inputs).float(), options.label_smoothing)
 
 
 @torch.inference_mode()

@@ -127,6 +127,7 @@ def fit(
         scheduler=make_scheduler(optimizer, config.schedule, config.epochs, steps_per_epoch, config.warmup_fraction)
         if _uses_scheduler(config) else None,
         ema=WeightAverage(model, float(config.ema_decay)) if config.ema_decay > 0 else None,
+        sam_rho=float(config.sam_rho),
     )
     history: list[dict[str, float]] = []
     state = _resume_state(config, checkpoints, fingerprint)
