@@ -6,7 +6,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from playing_with_mnist.pipelines.report.nodes import plot_accuracy, plot_loss, summarise_training, write_results_document
+from playing_with_mnist.pipelines.report.nodes import (
+    describe_options,
+    plot_accuracy,
+    plot_loss,
+    summarise_training,
+    write_results_document,
+)
 
 HISTORY = pd.DataFrame({
     "epoch": [1, 2, 3], "train_loss": [2.0, 1.0, 0.5], "train_accuracy": [0.2, 0.6, 0.5],
@@ -52,6 +58,13 @@ def test_results_document_fills_the_seeds_results_and_says_what_was_skipped() ->
     assert "| `2` | `3` | 2 |" in text and "the five lowest: `o` 0%, `1` 50%" in text
     assert "the saved model: **75.00%**; ignoring case (o/O, s/S ... counted right): **100.00%**" in text
     assert "Recipe options: none (the seed's recipe)" in text
+
+
+def test_the_recipe_options_that_are_on_are_named_with_their_settings() -> None:
+    options = describe_options({"augment": {"rotate": 10, "elastic": 0, "elastic_sigma": 3}, "label_smoothing": 0.1,
+                                "ema_decay": 0, "sam_rho": 0.05, "tta": True})
+    assert options == "augmentation (rotate 10), label smoothing 0.1, sharpness-aware steps (rho 0.05), test-time augmentation"
+    assert describe_options({"augment": {"rotate": 0}, "sam_rho": 0}) == "none (the seed's recipe)"
 
 
 @pytest.mark.parametrize("plot", [plot_loss, plot_accuracy])

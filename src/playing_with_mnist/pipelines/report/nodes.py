@@ -95,6 +95,8 @@ def describe_options(config: dict[str, Any]) -> str:
         parts.append(f"mixup (alpha {config['mixup']})")
     if config.get("ema_decay"):
         parts.append(f"weight EMA {config['ema_decay']}")
+    if config.get("sam_rho"):
+        parts.append(f"sharpness-aware steps (rho {config['sam_rho']})")
     if config.get("tta"):
         parts.append("test-time augmentation")
     return ", ".join(parts) or "none (the seed's recipe)"
