@@ -58,22 +58,19 @@ def main() -> None:
         parser.error(f"{args.test_zip}: no such file; pass a test zip in the training layout")
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
+    from finished_runs import run_catalog, scored_test_set
 
-    from playing_with_mnist.scoring import decode_test_zip, predict
+    from playing_with_mnist.scoring import predict
 
     probabilities, labels, names = [], None, None
     for project in (path.resolve() for path in args.projects):
-        bootstrap_project(project)
-        with KedroSession.create(project_path=project, env=args.env, runtime_params={"test_zip": str(args.test_zip.resolve())}) as session:
-            catalog = session.load_context().catalog
+        with run_catalog(project, args.env, args.test_zip) as catalog:
             trained_model = catalog.load("trained_model")
-            test, model_labels = decode_test_zip(catalog.load("test_character_zip"), trained_model, catalog.load("params:preprocess"))
+            images, model_labels = scored_test_set(catalog, trained_model)
         if labels is not None and (not torch.equal(model_labels, labels) or list(trained_model["class_names"]) != names):
             parser.error(f"{project}: its model's classes differ from the first model's; ensemble models of one task only")
         labels, names = model_labels, list(trained_model["class_names"])
-        probabilities.append(predict(trained_model, test["images"]))
+        probabilities.append(predict(trained_model, images))
         print(json.dumps({"project": project.name, "images": len(labels)}), flush=True)
     for row in ensemble_accuracies(probabilities, labels, names):
         print(json.dumps({key: round(value, 4) if isinstance(value, float) else value for key, value in row.items()}), flush=True)

@@ -47,26 +47,21 @@ def main() -> None:
     os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
     import torch
-    from kedro.framework.session import KedroSession
-    from kedro.framework.startup import bootstrap_project
+    from finished_runs import run_catalog, scored_test_set
 
-    from playing_with_mnist.scoring import accuracies, decode_test_zip, load_model
+    from playing_with_mnist.scoring import accuracies, load_model
     from playing_with_mnist.training.engine import predict_logits
     from playing_with_mnist.training.hardware import select_device, select_precision
 
     project = args.project.resolve()
-    bootstrap_project(project)
-    runtime = {"test_zip": str(args.test_zip.resolve())} if args.test_zip else {}
-    with KedroSession.create(project_path=project, env=args.env, runtime_params=runtime) as session:
-        catalog = session.load_context().catalog
+    with run_catalog(project, args.env, args.test_zip) as catalog:
         trained_model = catalog.load("trained_model")
         cached = catalog.load("character_images")
         split = catalog.load("train_val_split")
         val = torch.as_tensor(split["val"])
         parts = {"val": (cached["images"][val], cached["labels"][val])}
         if args.test_zip:
-            test, labels = decode_test_zip(catalog.load("test_character_zip"), trained_model, catalog.load("params:preprocess"))
-            parts["test"] = (test["images"], labels)
+            parts["test"] = scored_test_set(catalog, trained_model)
 
     device = select_device("auto")
     precision = select_precision("auto", device)
