@@ -206,8 +206,12 @@ def test_sharpness_aware_gradients_are_taken_uphill_and_leave_the_weights_and_st
             p.add_(0.5 * g / norm)
     uphill_loss = loss(uphill)
     uphill_loss.backward()
-    assert all(torch.allclose(p.grad, q.grad, atol=1e-6) for p, q in zip(model.parameters(), uphill.parameters()))
-    assert not all(torch.allclose(p.grad, g, atol=1e-6) for p, g in zip(model.parameters(), first))
+    # Close, not equal: the perturbation is computed in another order of float operations, and
+    # BatchNorm over 8 images magnifies the last bits (measured: up to 0.07% of a tensor's largest
+    # gradient). The gradient before the perturbation is off by more than the largest one.
+    off = lambda a, b: ((a - b).abs().max() / b.abs().max()).item()  # noqa: E731
+    assert max(off(p.grad, q.grad) for p, q in zip(model.parameters(), uphill.parameters())) < 0.01
+    assert max(off(p.grad, g) for p, g in zip(model.parameters(), first)) > 0.5
     at_weights = build_model(ResNetConfig(num_classes=4, dropout=0.0, **SLIM)).train()
     at_weights.load_state_dict(weights)
     assert uphill_loss.item() > loss(at_weights).item(), "the perturbation goes uphill"
