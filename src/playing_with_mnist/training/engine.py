@@ -109,15 +109,15 @@ def train_one_epoch(
         inputs = to_model_input(images[index], channels_last, options.augment, options.augment_generator)
         targets = labels[index]
         batch = mixup_batch(inputs, targets, options.mixup, options.augment_generator)
-        with autocast(device, precision):
-            logits = model(batch.inputs)
-            loss = batch.loss(logits.float(), options.label_smoothing)
+        logits, loss = _logits_and_loss(model, batch, device, precision, options.label_smoothing)
         not_finite = ~torch.isfinite(loss.detach())
         first_bad_batch = torch.where(not_finite & (first_bad_batch < 0), batch_index, first_bad_batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if options.sam_rho > 0:
-            sharpness_aware_gradients(model, options.sam_rho, lambda: _loss(model, batch, device, precision, options))
+            sharpness_aware_gradients(
+                model, options.sam_rho, lambda: _logits_and_loss(model, batch, device, precision, options.label_smoothing)[1]
+            )
         optimizer.step()
         if options.scheduler is not None:
             options.scheduler.step()
@@ -136,9 +136,13 @@ def train_one_epoch(
     return EpochResult(total_loss.item() / seen, correct.item() / seen, seen)
 
 
-def _loss(model: nn.Module, batch: MixedBatch, device: torch.device, precision: str, options: StepOptions) -> torch.Tensor:
+def _logits_and_loss(
+    model: nn.Module, batch: MixedBatch, device: torch.device, precision: str, label_smoothing: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training forward pass: ``model``'s logits for the batch and its loss (float32)."""
     with autocast(device, precision):
-        return batch.loss(model(batch.inputs).float(), options.label_smoothing)
+        logits = model(batch.inputs)
+        return logits, batch.loss(logits.float(), label_smoothing)
 
 
 @torch.inference_mode()
