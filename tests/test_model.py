@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from playing_with_mnist.models import ResNetConfig, build_model, layer_summary
+from playing_with_mnist.models.resnet import BasicBlock
 
 SEED_TABLE = Path(__file__).parent / "data" / "seed_summary.txt"
 
@@ -72,7 +73,46 @@ def test_config_round_trips_through_plain_types() -> None:
     assert ResNetConfig.from_dict(plain) == config
 
 
-@pytest.mark.parametrize("bad", [{"num_classes": 1}, {"num_classes": 5, "dropout": 1.0}, {"num_classes": 5, "strides": (1, 1)}, {"num_classes": 5, "downsample": "max"}])
+@pytest.mark.parametrize("bad", [{"num_classes": 1}, {"num_classes": 5, "dropout": 1.0}, {"num_classes": 5, "strides": (1, 1)}, {"num_classes": 5, "downsample": "max"},
+                                 {"num_classes": 5, "drop_path": 1.0}, {"num_classes": 5, "drop_path": -0.1}, {"num_classes": 5, "drop_path": "0.1"},
+                                 {"num_classes": 5, "zero_init_residual": "yes"}])
 def test_invalid_configs_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
         ResNetConfig(**bad)
+
+
+def test_stochastic_depth_skips_whole_residual_branches_in_training_only() -> None:
+    torch.manual_seed(0)
+    block = BasicBlock(8, 8, drop_path=0.5)
+    features = torch.randn(64, 8, 6, 6)
+    block.eval()
+    with torch.no_grad():
+        residual = block.bn2(block.conv2(torch.relu(block.bn1(block.conv1(features)))))
+        assert torch.allclose(block(features), torch.relu(features + residual), atol=1e-6)
+        block.train()
+        block.bn1.eval(), block.bn2.eval()  # the batch statistics aside, so that only the skipping varies
+        out = block(features)
+    skipped = torch.tensor([torch.allclose(o, torch.relu(f), atol=1e-6) for o, f in zip(out, features)])
+    kept = torch.tensor([torch.allclose(o, torch.relu(f + r / 0.5), atol=1e-5) for o, f, r in zip(out, features, residual)])
+    assert bool((skipped ^ kept).all()), "each image either skips the branch or keeps it, scaled by 1 / (1 - p)"
+    assert 16 <= int(skipped.sum()) <= 48
+
+
+def test_drop_path_grows_over_the_blocks_and_keeps_the_seeds_table() -> None:
+    model = build_model(ResNetConfig(num_classes=62, drop_path=0.2, zero_init_residual=True))
+    assert [round(block.drop_path, 6) for block in model.layers] == [0.04, 0.08, 0.12, 0.16, 0.2]
+    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 9_789_822
+    assert [(row.name, row.output_shape, row.params) for row in layer_summary(model, (1, 32, 32))] == seed_rows()
+
+
+def test_zero_init_residual_starts_every_block_as_its_shortcut() -> None:
+    torch.manual_seed(0)
+    model = build_model(ResNetConfig(num_classes=10, zero_init_residual=True)).eval()
+    assert all(float(block.bn2.weight.detach().abs().sum()) == 0 for block in model.layers)
+    assert all(float(block.bn1.weight.detach().abs().sum()) > 0 for block in model.layers), "only the last BatchNorm of a branch"
+    features = torch.randn(2, 64, 8, 8)
+    identity_block = model.layers[0]  # 64 -> 64, stride 1: the shortcut is the identity
+    with torch.no_grad():
+        assert torch.equal(identity_block(features), torch.relu(features))
+    default = build_model(ResNetConfig(num_classes=10))
+    assert all(float(block.bn2.weight.detach().min()) == 1 for block in default.layers)

@@ -136,6 +136,8 @@ def test_bad_augmentation_settings_name_the_parameter(params: dict, message: str
     ("model", {"stride": [1, 1, 1, 6, 1]}, "unknown parameter.*train.model.stride"),
     ("model", {"strides": [1, 6]}, "train.model: block_channels and strides must have the same length"),
     ("model", [64, 128], "train.model must be a mapping"),
+    ("model", {"drop_path": 1}, r"train.model: drop_path must be a number in \[0, 1\)"),
+    ("model", {"zero_init_residual": "yes"}, "train.model: zero_init_residual must be true or false"),
 ])
 def test_bad_recipe_settings_name_the_parameter(key: str, value: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
@@ -348,7 +350,7 @@ def test_resume_with_every_option_equals_an_uninterrupted_run(tiny_cache: dict, 
 
     def new_model() -> torch.nn.Module:
         torch.manual_seed(0)
-        return build_model(ResNetConfig(num_classes=6, dropout=0.1, **SLIM))
+        return build_model(ResNetConfig(num_classes=6, dropout=0.1, drop_path=0.2, **SLIM))
 
     torch.manual_seed(1)
     whole = fit(new_model(), train, val, TrainConfig.from_params(params), CheckpointFile(tmp_path / "whole.pt"))
@@ -370,13 +372,18 @@ def test_a_checkpoint_from_before_an_option_existed_resumes_with_it_off(tiny_cac
         fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params(params), StopAfter(tmp_path / "old.pt", 1))
     store = CheckpointFile(tmp_path / "old.pt")
     state = store.load()
-    del state["train_config"]["mixup"]  # as saved by a version without the option
+    del state["train_config"]["mixup"]  # as saved by a version without the options
+    assert "drop_path" not in state["train_config"]["model"]
     store.save(state)
-    resumed = fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params({**params, "resume": True}), store)
+    with_model_options_off = {**params, "resume": True, "model": {**params["model"], "drop_path": 0, "zero_init_residual": False}}
+    resumed = fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params(with_model_options_off), store)
     assert [row["epoch"] for row in resumed.history] == [1, 2]
     with pytest.raises(ValueError, match="made with other settings"):
         fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val,
             TrainConfig.from_params({**params, "resume": True, "mixup": 0.2}), CheckpointFile(tmp_path / "old.pt"))
+    with pytest.raises(ValueError, match="made with other settings"):
+        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val,
+            TrainConfig.from_params({**with_model_options_off, "model": {**params["model"], "drop_path": 0.1}}), CheckpointFile(tmp_path / "old.pt"))
 
 
 def test_a_scheduled_run_refuses_to_resume_with_other_epochs(tiny_cache: dict, tmp_path: Path) -> None:

@@ -64,7 +64,9 @@ def test_the_recipe_options_that_are_on_are_named_with_their_settings() -> None:
     options = describe_options({"augment": {"rotate": 10, "elastic": 0, "elastic_sigma": 3}, "label_smoothing": 0.1,
                                 "ema_decay": 0, "sam_rho": 0.05, "tta": True})
     assert options == "augmentation (rotate 10), label smoothing 0.1, sharpness-aware steps (rho 0.05), test-time augmentation"
-    assert describe_options({"augment": {"rotate": 0}, "sam_rho": 0}) == "none (the seed's recipe)"
+    assert describe_options({"augment": {"rotate": 0}, "sam_rho": 0, "model": {"downsample": "stride", "drop_path": 0}}) == "none (the seed's recipe)"
+    model = {"downsample": "pool", "drop_path": 0.1, "zero_init_residual": True, "hidden_units": [256, 128]}
+    assert describe_options({"model": model}) == "pooled downsampling, stochastic depth (up to 0.1), residual branches started at zero"
 
 
 @pytest.mark.parametrize("plot", [plot_loss, plot_accuracy])

@@ -9,6 +9,8 @@ that gives 6x6, so that is the default ``strides``. A 3x3 conv with stride 6 rea
 only a quarter of the positions before it; ``downsample="pool"`` averages the input
 down to the same size first and convolves that with stride 1 (same layers, same
 parameters, same output shapes: the pooling is functional, like the global one).
+``drop_path`` (stochastic depth) and ``zero_init_residual`` change how the blocks train,
+not what they hold: the table and the parameter count stay the seed's.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torchvision.ops import stochastic_depth
 
 
 DOWNSAMPLING = ("stride", "pool")
@@ -43,6 +46,12 @@ class ResNetConfig:
     # How a block with stride s > 1 shrinks its input: "stride" (the conv and the shortcut
     # skip positions) or "pool" (average-pool to the strided output size, then stride 1).
     downsample: str = "stride"
+    # Stochastic depth (Huang et al. 2016): in training, each image skips a block's residual
+    # branch (keeping its shortcut) with a chance growing linearly over the blocks to this.
+    drop_path: float = 0.0
+    # Start each block's last BatchNorm scale at 0, so every block begins as its shortcut
+    # (Goyal et al. 2017; torchvision's zero_init_residual).
+    zero_init_residual: bool = False
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -55,6 +64,10 @@ class ResNetConfig:
             raise ValueError(f"input_std must be above 0, got {self.input_std}")
         if self.downsample not in DOWNSAMPLING:
             raise ValueError(f"downsample must be one of {', '.join(DOWNSAMPLING)}, got {self.downsample!r}")
+        if not isinstance(self.drop_path, (int, float)) or not 0.0 <= self.drop_path < 1.0:
+            raise ValueError(f"drop_path must be a number in [0, 1), got {self.drop_path!r}")
+        if not isinstance(self.zero_init_residual, bool):
+            raise ValueError(f"zero_init_residual must be true or false, got {self.zero_init_residual!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain types only, so the config survives ``torch.load(weights_only=True)``."""
@@ -69,11 +82,13 @@ class BasicBlock(nn.Module):
     """Two 3x3 convs with BatchNorm and an identity or 1x1-conv shortcut.
 
     ``pool=True`` shrinks the input by ``stride`` with an average pool, to the size the
-    strided convs would give, and runs the convs with stride 1.
+    strided convs would give, and runs the convs with stride 1. In training, each image
+    skips the residual branch with probability ``drop_path`` (the rest are scaled up).
     """
 
-    def __init__(self, in_planes: int, planes: int, stride: int = 1, pool: bool = False) -> None:
+    def __init__(self, in_planes: int, planes: int, stride: int = 1, pool: bool = False, drop_path: float = 0.0) -> None:
         super().__init__()
+        self.drop_path = drop_path
         self.pool_stride = stride if pool and stride != 1 else 1
         conv_stride = stride // self.pool_stride
         self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=conv_stride, padding=1, bias=False)
@@ -93,6 +108,7 @@ class BasicBlock(nn.Module):
             x = F.adaptive_avg_pool2d(x, [(side - 1) // self.pool_stride + 1 for side in x.shape[-2:]])
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
+        out = stochastic_depth(out, self.drop_path, "row", self.training)
         return F.relu(out + self.shortcut(x))
 
 
@@ -104,11 +120,15 @@ class ResNet(nn.Module):
         self.config = config
         self.conv1 = nn.Conv2d(config.in_channels, config.stem_channels, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(config.stem_channels)
-        blocks, in_planes = [], config.stem_channels
-        for planes, stride in zip(config.block_channels, config.strides):
-            blocks.append(BasicBlock(in_planes, planes, stride, pool=config.downsample == "pool"))
+        blocks, in_planes, count = [], config.stem_channels, len(config.block_channels)
+        for index, (planes, stride) in enumerate(zip(config.block_channels, config.strides)):
+            drop_path = config.drop_path * (index + 1) / count
+            blocks.append(BasicBlock(in_planes, planes, stride, pool=config.downsample == "pool", drop_path=drop_path))
             in_planes = planes
         self.layers = nn.Sequential(*blocks)
+        if config.zero_init_residual:
+            for block in blocks:
+                nn.init.zeros_(block.bn2.weight)
         head, width = [], in_planes
         for units in config.hidden_units:
             head += [nn.Linear(width, units), nn.Dropout(config.dropout)]

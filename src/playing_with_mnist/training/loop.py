@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from playing_with_mnist.models.resnet import ResNetConfig
+
 from .config import TrainConfig
 from .ema import WeightAverage
 from .engine import StepOptions, batch_slices, train_one_epoch, validate
@@ -73,15 +75,22 @@ def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fing
         return None
     # More epochs may be asked of a resumed run, unless a schedule is laid out over the epochs.
     free = ("resume",) if _uses_scheduler(config) else ("epochs", "resume")
-    same = {k: v for k, v in config.to_dict().items() if k not in free}
-    # A setting added to TrainConfig after the checkpoint was made was off then: its default.
-    saved = {k: v for k, v in {**TrainConfig().to_dict(), **state["train_config"]}.items() if k not in free}
+    same = _comparable(config.to_dict(), free)
+    saved = _comparable(state["train_config"], free)
     if same != saved or state.get("fingerprint") != fingerprint:
         raise ValueError(
             "the checkpoint was made with other settings or data, so it cannot be resumed; "
             "run without train.resume=true to start again"
         )
     return state
+
+
+def _comparable(train_config: dict, free: tuple[str, ...]) -> dict:
+    """Settings as training used them: a setting added (to TrainConfig or to ``model``) after a
+    checkpoint was made was off then, so a missing one counts as its default."""
+    filled = {k: v for k, v in {**TrainConfig().to_dict(), **train_config}.items() if k not in free}
+    model_defaults = {k: v for k, v in ResNetConfig(num_classes=2).to_dict().items() if k != "num_classes"}
+    return {**filled, "model": {**model_defaults, **filled.get("model", {})}}
 
 
 def _uses_scheduler(config: TrainConfig) -> bool:

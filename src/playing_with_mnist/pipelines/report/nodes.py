@@ -82,7 +82,14 @@ def plot_accuracy(training_history: pd.DataFrame) -> plt.Figure:
 def describe_options(config: dict[str, Any]) -> str:
     """The options beyond the seed's recipe that are on, in words ("none" for the seed's)."""
     augment = {k: v for k, v in config.get("augment", {}).items() if v and k != "elastic_sigma"}
+    model = config.get("model") or {}
     parts = []
+    if model.get("downsample") == "pool":
+        parts.append("pooled downsampling")
+    if model.get("drop_path"):
+        parts.append(f"stochastic depth (up to {model['drop_path']})")
+    if model.get("zero_init_residual"):
+        parts.append("residual branches started at zero")
     if augment:
         parts.append("augmentation (" + ", ".join(f"{k} {v}" for k, v in augment.items()) + ")")
     if config.get("normalize"):
