@@ -6,13 +6,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from playing_with_mnist.pipelines.report.nodes import (
-    describe_options,
-    plot_accuracy,
-    plot_loss,
-    summarise_training,
-    write_results_document,
-)
+from playing_with_mnist.pipelines.report.nodes import plot_accuracy, plot_loss, summarise_training
+from playing_with_mnist.pipelines.report.results_document import describe_options, write_results_document
 
 HISTORY = pd.DataFrame({
     "epoch": [1, 2, 3], "train_loss": [2.0, 1.0, 0.5], "train_accuracy": [0.2, 0.6, 0.5],

@@ -9,8 +9,8 @@ from .nodes import (
     predict_validation,
     summarise_confusions,
     summarise_training,
-    write_results_document,
 )
+from .results_document import write_results_document
 
 
 def create_pipeline(**kwargs) -> Pipeline:
