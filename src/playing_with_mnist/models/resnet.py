@@ -108,7 +108,8 @@ class BasicBlock(nn.Module):
             x = F.adaptive_avg_pool2d(x, [(side - 1) // self.pool_stride + 1 for side in x.shape[-2:]])
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        out = stochastic_depth(out, self.drop_path, "row", self.training)
+        if self.drop_path:  # off, the forward pass stays the seed's (torchvision logs every call)
+            out = stochastic_depth(out, self.drop_path, "row", self.training)
         return F.relu(out + self.shortcut(x))
 
 

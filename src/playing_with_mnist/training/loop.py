@@ -87,10 +87,10 @@ def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fing
 
 def _comparable(train_config: dict, free: tuple[str, ...]) -> dict:
     """Settings as training used them: a setting added (to TrainConfig or to ``model``) after a
-    checkpoint was made was off then, so a missing one counts as its default."""
+    checkpoint was made was off then, so a missing one counts as its default (``model`` is
+    read as the network is built from it, by ``ResNetConfig.from_dict``)."""
     filled = {k: v for k, v in {**TrainConfig().to_dict(), **train_config}.items() if k not in free}
-    model_defaults = {k: v for k, v in ResNetConfig(num_classes=2).to_dict().items() if k != "num_classes"}
-    return {**filled, "model": {**model_defaults, **filled.get("model", {})}}
+    return {**filled, "model": ResNetConfig.from_dict({**filled.get("model", {}), "num_classes": 2})}
 
 
 def _uses_scheduler(config: TrainConfig) -> bool:

@@ -14,9 +14,14 @@ from playing_with_mnist.reporting import artifact_link, figure_markdown
 from playing_with_mnist.training.progress import format_duration
 
 
+def _augmentations_on(config: dict[str, Any]) -> dict[str, Any]:
+    """The augmentations a training config turns on, with their settings."""
+    return {k: v for k, v in config.get("augment", {}).items() if v and k != "elastic_sigma"}
+
+
 def describe_options(config: dict[str, Any]) -> str:
     """The options beyond the seed's recipe that are on, in words ("none" for the seed's)."""
-    augment = {k: v for k, v in config.get("augment", {}).items() if v and k != "elastic_sigma"}
+    augment = _augmentations_on(config)
     model = config.get("model") or {}
     parts = []
     if model.get("downsample") == "pool":
@@ -94,7 +99,7 @@ def write_results_document(
         f"| Validation accuracy on last epoch | {pct(m['last_val_accuracy'])} | {m['epochs']} |",
         "",
         "Training accuracy is measured on the training batches as they are trained on (dropout on"
-        + (", augmented" if any(v for k, v in config.get("augment", {}).items() if k != "elastic_sigma") else "") + ").",
+        + (", augmented" if _augmentations_on(config) else "") + ").",
         "",
         f"Validation accuracy of {saved}: **{pct(m['val_accuracy'])}**"
         + (f"; ignoring case (o/O, s/S ... counted right): **{pct(folded)}**." if folded is not None else "."),
