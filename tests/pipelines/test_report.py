@@ -53,6 +53,16 @@ def test_results_document_fills_the_seeds_results_and_says_what_was_skipped() ->
     assert "| `2` | `3` | 2 |" in text and "the five lowest: `o` 0%, `1` 50%" in text
     assert "the saved model: **75.00%**; ignoring case (o/O, s/S ... counted right): **100.00%**" in text
     assert "Recipe options: none (the seed's recipe)" in text
+    assert "as they are trained on (dropout on)." in text
+
+
+def test_results_document_says_why_training_accuracy_reads_lower_under_the_recipe() -> None:
+    per_class = pd.DataFrame({"class": ["0"], "images": [2], "correct": [2], "accuracy": [1.0]})
+    pairs = pd.DataFrame({"true": [], "predicted": [], "count": []})
+    config = {**MODEL["train_config"], "augment": {"rotate": 10}, "model": {"drop_path": 0.1}}
+    metrics = summarise_training(HISTORY, {**MODEL, "train_config": config}, PREDICTIONS)
+    text = write_results_document(metrics, SUMMARY, per_class, pairs)
+    assert "as they are trained on (dropout on, blocks skipped at random, augmented)." in text
 
 
 def test_the_recipe_options_that_are_on_are_named_with_their_settings() -> None:

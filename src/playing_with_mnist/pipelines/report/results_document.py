@@ -19,6 +19,16 @@ def _augmentations_on(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.get("augment", {}).items() if v and k != "elastic_sigma"}
 
 
+def _training_conditions(config: dict[str, Any]) -> str:
+    """How training batches differ from evaluation, in words: why training accuracy reads lower."""
+    conditions = ["dropout on"]
+    if (config.get("model") or {}).get("drop_path"):
+        conditions.append("blocks skipped at random")
+    if _augmentations_on(config):
+        conditions.append("augmented")
+    return ", ".join(conditions)
+
+
 def describe_options(config: dict[str, Any]) -> str:
     """The options beyond the seed's recipe that are on, in words ("none" for the seed's)."""
     augment = _augmentations_on(config)
@@ -98,8 +108,7 @@ def write_results_document(
         f"| Training accuracy on last epoch | {pct(m['last_train_accuracy'])} | {m['epochs']} |",
         f"| Validation accuracy on last epoch | {pct(m['last_val_accuracy'])} | {m['epochs']} |",
         "",
-        "Training accuracy is measured on the training batches as they are trained on (dropout on"
-        + (", augmented" if _augmentations_on(config) else "") + ").",
+        f"Training accuracy is measured on the training batches as they are trained on ({_training_conditions(config)}).",
         "",
         f"Validation accuracy of {saved}: **{pct(m['val_accuracy'])}**"
         + (f"; ignoring case (o/O, s/S ... counted right): **{pct(folded)}**." if folded is not None else "."),
