@@ -11,8 +11,8 @@ measured); the summary (mean, standard deviation, min-max) is printed at the end
     python benchmarks/recipes.py --train-zip emnist62_dev_train.zip --test-zip emnist62_dev_test.zip \\
         --recipes tuned --seeds 0 1 2 --out recipes_real.csv
     # a quick look: --epochs 10 overrides the recipe's epochs
-    # a change to a recipe, measured beside it: --params train.batch_size=16 (its rows are
-    # named "tuned+train.batch_size=16", its project copies likewise)
+    # a change to a recipe, measured beside it: --params train.augment.erase=0.25 (its rows are
+    # named "tuned+train.augment.erase=0.25", its project copies likewise)
     # a run stopped part-way (a closed laptop, a session's end): the same command with --resume
     # continues it from its last epoch's checkpoint instead of starting over
     # Task 2's digits model (the digit classes of the training zip, the recipe's train settings):
@@ -121,7 +121,7 @@ def digits_metrics(project: Path) -> dict[str, object]:
 
 
 def recipe_label(recipe: str, changes: list[str]) -> str:
-    """``tuned`` or, with ``--params`` changes, ``tuned+train.batch_size=16``."""
+    """``tuned`` or, with ``--params`` changes, ``tuned+train.augment.erase=0.25``."""
     return "+".join([recipe, *changes])
 
 
