@@ -55,6 +55,12 @@ def test_a_config_saved_before_downsample_existed_rebuilds_the_strided_model() -
     assert ResNetConfig.from_dict(plain).downsample == "stride"
 
 
+def test_a_config_with_a_setting_this_version_lacks_names_it() -> None:
+    plain = {**ResNetConfig(num_classes=7).to_dict(), "a_later_option": True}
+    with pytest.raises(ValueError, match="a_later_option.*newer version"):
+        ResNetConfig.from_dict(plain)
+
+
 def test_trainable_parameter_count_is_the_seeds() -> None:
     model = build_model(ResNetConfig(num_classes=62))
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 9_789_822

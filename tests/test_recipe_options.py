@@ -386,6 +386,19 @@ def test_a_checkpoint_from_before_an_option_existed_resumes_with_it_off(tiny_cac
             TrainConfig.from_params({**with_model_options_off, "model": {**params["model"], "drop_path": 0.1}}), CheckpointFile(tmp_path / "old.pt"))
 
 
+def test_a_checkpoint_from_a_newer_version_is_refused_with_the_resume_message(tiny_cache: dict, tmp_path: Path) -> None:
+    params = {**TRAIN, "epochs": 2}
+    train, val = split_of(tiny_cache)
+    with pytest.raises(KeyboardInterrupt):
+        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params(params), StopAfter(tmp_path / "new.pt", 1))
+    store = CheckpointFile(tmp_path / "new.pt")
+    state = store.load()
+    state["train_config"]["model"]["a_later_option"] = 1  # as saved by a version with a model setting this one lacks
+    store.save(state)
+    with pytest.raises(ValueError, match="made with other settings"):
+        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params({**params, "resume": True}), store)
+
+
 def test_a_scheduled_run_refuses_to_resume_with_other_epochs(tiny_cache: dict, tmp_path: Path) -> None:
     params = {**TRAIN, "epochs": 2, "schedule": "cosine"}
     train, val = split_of(tiny_cache)

@@ -15,7 +15,7 @@ not what they hold: the table and the parameter count stay the seed's.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import torch
@@ -75,6 +75,14 @@ class ResNetConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ResNetConfig":
+        """The config from its ``to_dict()`` form; a setting this version does not know (a model
+        saved by a newer version) is a ValueError that names it."""
+        unknown = sorted(set(values) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(
+                f"unknown model setting(s) {', '.join(unknown)}: the model was made by a newer version "
+                "of playing-with-mnist; update the project to read it"
+            )
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 

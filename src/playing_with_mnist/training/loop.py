@@ -76,7 +76,10 @@ def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fing
     # More epochs may be asked of a resumed run, unless a schedule is laid out over the epochs.
     free = ("resume",) if _uses_scheduler(config) else ("epochs", "resume")
     same = _comparable(config.to_dict(), free)
-    saved = _comparable(state["train_config"], free)
+    try:
+        saved = _comparable(state["train_config"], free)
+    except ValueError:  # a model setting this version does not know: other settings, by definition
+        saved = None
     if same != saved or state.get("fingerprint") != fingerprint:
         raise ValueError(
             "the checkpoint was made with other settings or data, so it cannot be resumed; "
