@@ -365,12 +365,17 @@ def test_resume_with_every_option_equals_an_uninterrupted_run(tiny_cache: dict, 
     assert all(torch.equal(a, b) for a, b in zip(resumed.model.state_dict().values(), whole.model.state_dict().values()))
 
 
+def checkpoint_after_one_epoch(params: dict, train: tuple, val: tuple, path: Path) -> CheckpointFile:
+    """The checkpoint of a run of ``params`` interrupted after its first epoch."""
+    with pytest.raises(KeyboardInterrupt):
+        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params(params), StopAfter(path, 1))
+    return CheckpointFile(path)
+
+
 def test_a_checkpoint_from_before_an_option_existed_resumes_with_it_off(tiny_cache: dict, tmp_path: Path) -> None:
     params = {**TRAIN, "epochs": 2}
     train, val = split_of(tiny_cache)
-    with pytest.raises(KeyboardInterrupt):
-        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params(params), StopAfter(tmp_path / "old.pt", 1))
-    store = CheckpointFile(tmp_path / "old.pt")
+    store = checkpoint_after_one_epoch(params, train, val, tmp_path / "old.pt")
     state = store.load()
     del state["train_config"]["mixup"]  # as saved by a version without the options
     assert "drop_path" not in state["train_config"]["model"]
@@ -389,9 +394,7 @@ def test_a_checkpoint_from_before_an_option_existed_resumes_with_it_off(tiny_cac
 def test_a_checkpoint_from_a_newer_version_is_refused_with_the_resume_message(tiny_cache: dict, tmp_path: Path) -> None:
     params = {**TRAIN, "epochs": 2}
     train, val = split_of(tiny_cache)
-    with pytest.raises(KeyboardInterrupt):
-        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params(params), StopAfter(tmp_path / "new.pt", 1))
-    store = CheckpointFile(tmp_path / "new.pt")
+    store = checkpoint_after_one_epoch(params, train, val, tmp_path / "new.pt")
     state = store.load()
     state["train_config"]["model"]["a_later_option"] = 1  # as saved by a version with a model setting this one lacks
     store.save(state)
@@ -402,11 +405,9 @@ def test_a_checkpoint_from_a_newer_version_is_refused_with_the_resume_message(ti
 def test_a_scheduled_run_refuses_to_resume_with_other_epochs(tiny_cache: dict, tmp_path: Path) -> None:
     params = {**TRAIN, "epochs": 2, "schedule": "cosine"}
     train, val = split_of(tiny_cache)
-    with pytest.raises(KeyboardInterrupt):
-        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params(params), StopAfter(tmp_path / "c.pt", 1))
+    store = checkpoint_after_one_epoch(params, train, val, tmp_path / "c.pt")
     with pytest.raises(ValueError, match="made with other settings"):
-        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val,
-            TrainConfig.from_params({**params, "epochs": 5, "resume": True}), CheckpointFile(tmp_path / "c.pt"))
+        fit(build_model(ResNetConfig(num_classes=6, **SLIM)), train, val, TrainConfig.from_params({**params, "epochs": 5, "resume": True}), store)
 
 
 def test_experiment_parameters_merge_over_train_key_by_key() -> None:
