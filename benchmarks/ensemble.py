@@ -33,7 +33,7 @@ def ensemble_accuracies(probabilities: list[torch.Tensor], labels: torch.Tensor,
     N true class indices, ``names`` the C class names (for the case-folded accuracy). A subset's
     prediction is the arg-max of its members' mean probability.
     """
-    from playing_with_mnist.scoring import accuracies
+    from playing_with_mnist.analysis.metrics import accuracies
 
     rows = []
     for size in range(1, len(probabilities) + 1):
@@ -60,7 +60,7 @@ def main() -> None:
 
     from finished_runs import run_catalog, scored_test_set
 
-    from playing_with_mnist.scoring import predict
+    from playing_with_mnist.analysis.inference import predict
 
     probabilities, labels, names = [], None, None
     for project in (path.resolve() for path in args.projects):

@@ -29,7 +29,7 @@ def run_catalog(project: Path, env: str | None, test_zip: Path | None = None) ->
 
 def scored_test_set(catalog: Any, trained_model: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """The test zip's uint8 images and their labels in ``trained_model``'s class order."""
-    from playing_with_mnist.scoring import decode_test_zip
+    from playing_with_mnist.analysis.inference import decode_test_zip
 
     test, labels = decode_test_zip(catalog.load("test_character_zip"), trained_model, catalog.load("params:preprocess"))
     return test["images"], labels

@@ -39,7 +39,8 @@ def main() -> None:
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from playing_with_mnist.scoring import accuracies, predict
+    from playing_with_mnist.analysis.inference import predict
+    from playing_with_mnist.analysis.metrics import accuracies
 
     project = args.project.resolve()
     bootstrap_project(project)

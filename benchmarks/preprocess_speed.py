@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from playing_with_mnist.data.archive import CharacterArchive  # noqa: E402
-from playing_with_mnist.demo.characters import demo_file_name, write_demo_zip  # noqa: E402
 from playing_with_mnist.datasets import TorchObjectDataset  # noqa: E402
+from playing_with_mnist.demo.characters import demo_file_name, write_demo_zip  # noqa: E402
+from playing_with_mnist.ingest.archive import CharacterArchive  # noqa: E402
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache  # noqa: E402
 
 PARAMS = {"image_size": 32, "max_broken_fraction": 0.05, "min_images_per_class": 2, "workers": 0}

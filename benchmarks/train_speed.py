@@ -47,8 +47,8 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from playing_with_mnist.data.archive import CharacterArchive  # noqa: E402
 from playing_with_mnist.demo.characters import demo_file_name, write_demo_zip  # noqa: E402
+from playing_with_mnist.ingest.archive import CharacterArchive  # noqa: E402
 from playing_with_mnist.models import ResNetConfig, build_model  # noqa: E402
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val  # noqa: E402
 from playing_with_mnist.pipelines.train.nodes import train_model  # noqa: E402

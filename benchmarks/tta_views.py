@@ -49,7 +49,8 @@ def main() -> None:
     import torch
     from finished_runs import run_catalog, scored_test_set
 
-    from playing_with_mnist.scoring import accuracies, load_model
+    from playing_with_mnist.analysis.inference import load_model
+    from playing_with_mnist.analysis.metrics import accuracies
     from playing_with_mnist.training.engine import predict_logits
     from playing_with_mnist.training.hardware import select_device, select_precision
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from playing_with_mnist.data.archive import CharacterArchive
 from playing_with_mnist.demo.characters import write_demo_zip
+from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val
 
 from .browser import INSTALL_HINT, REQUIRE_BROWSER_VARIABLE, browser_required, find_chromium

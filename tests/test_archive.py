@@ -6,7 +6,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from playing_with_mnist.data.archive import ArchiveError, CharacterArchive, display_labels, list_archive, natural_key
+
+from playing_with_mnist.ingest.archive import ArchiveError, CharacterArchive, display_labels, list_archive, natural_key
 
 from .zips import make_zip, png_bytes
 

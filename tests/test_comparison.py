@@ -8,15 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from playing_with_mnist.comparison import (
-    THRESHOLDS,
-    first_epoch_reaching,
-    plot_accuracy_curves,
-    plot_loss_curves,
-    run_summary,
-    summary_markdown,
-    verdict,
-)
+from playing_with_mnist.analysis.figures import plot_accuracy_curves, plot_loss_curves
+from playing_with_mnist.analysis.metrics import THRESHOLDS, first_epoch_reaching, run_summary, summary_markdown, verdict
 
 
 def history(accuracy: list[float], seconds: list[float] | None = None) -> pd.DataFrame:

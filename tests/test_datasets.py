@@ -112,7 +112,7 @@ def test_an_interrupted_figure_save_leaves_the_previous_image(tmp_path: Path, mo
 
 
 def test_an_atomic_save_gets_the_permissions_a_plain_write_gets(tmp_path: Path) -> None:
-    from playing_with_mnist.data.atomic import atomic_write
+    from playing_with_mnist.ingest.atomic import atomic_write
 
     plain = tmp_path / "plain.bin"
     plain.write_bytes(b"x")

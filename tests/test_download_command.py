@@ -17,11 +17,10 @@ import yaml
 from kedro.io import AbstractDataset
 
 from playing_with_mnist.__main__ import main
-from playing_with_mnist.data.archive import file_sha256
-from playing_with_mnist.data.download import DownloadError, download_mnist, download_train_part1, manifest_path, partial_path
-from playing_with_mnist.data.download import targets
-from playing_with_mnist.data.download.progress import ConsoleProgress
-from playing_with_mnist.data.idx import MNIST_FILES, read_mnist, write_idx
+from playing_with_mnist.ingest.archive import file_sha256
+from playing_with_mnist.ingest.download import DownloadError, download_mnist, download_train_part1, manifest_path, partial_path, targets
+from playing_with_mnist.ingest.download.progress import ConsoleProgress
+from playing_with_mnist.ingest.idx import MNIST_FILES, read_mnist, write_idx
 
 from .conftest import PROJECT_ROOT
 from .http_server import FileServer, no_proxy  # noqa: F401 (an autouse fixture)

@@ -10,9 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from playing_with_mnist.data.download import transfer
-from playing_with_mnist.data.download import DownloadError, VerificationError, ZipExpectation, check_character_zip, fetch, partial_path
-from playing_with_mnist.data.download.progress import ConsoleProgress
+from playing_with_mnist.ingest.download import (
+    DownloadError,
+    VerificationError,
+    ZipExpectation,
+    check_character_zip,
+    fetch,
+    partial_path,
+    transfer,
+)
+from playing_with_mnist.ingest.download.progress import ConsoleProgress
 
 from .http_server import FileServer, no_proxy  # noqa: F401 (an autouse fixture)
 

@@ -14,15 +14,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playing_with_mnist.data.archive import list_archive, natural_key
-from playing_with_mnist.data.idx import (
-    IDX_TYPES,
-    MNIST_FILES,
-    IdxError,
-    read_idx,
-    read_mnist,
-    write_idx,
-)
 from playing_with_mnist.demo.mnist import render_digits, write_mnist_demo
 from playing_with_mnist.demo.noisy_digits import (
     CONFUSIONS,
@@ -31,6 +22,15 @@ from playing_with_mnist.demo.noisy_digits import (
     noise_matrix,
     noisy_label_truth,
     write_noisy_label_zip,
+)
+from playing_with_mnist.ingest.archive import list_archive, natural_key
+from playing_with_mnist.ingest.idx import (
+    IDX_TYPES,
+    MNIST_FILES,
+    IdxError,
+    read_idx,
+    read_mnist,
+    write_idx,
 )
 
 TRAIN_COUNT, TEST_COUNT = 200, 50

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from playing_with_mnist.demo.noisy_digits import flip_labels, label_permutation, noise_matrix
-from playing_with_mnist.noise import (
+from playing_with_mnist.analysis.figures import plot_folder_grid, plot_noise_matrices, plot_wrong_share
+from playing_with_mnist.analysis.metrics import (
     apply_label_policy,
     empirical_noise_matrix,
     flag_suspect_labels,
@@ -18,7 +18,7 @@ from playing_with_mnist.noise import (
     noise_matrix_estimate,
     wrong_label_share,
 )
-from playing_with_mnist.noise_figures import plot_folder_grid, plot_noise_matrices, plot_wrong_share
+from playing_with_mnist.demo.noisy_digits import flip_labels, label_permutation, noise_matrix
 
 SEED = 4
 DIGITS = [str(d) for d in range(10)]

@@ -125,7 +125,7 @@ def test_tuned_recipe_runs_train_report_predict_and_evaluate(project_copy: Path,
 
 def test_train_after_preprocess_decodes_nothing(project_copy: Path, tiny_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_session(project_copy, ["preprocess"], raw_zip=str(tiny_zip))
-    import playing_with_mnist.data.model_input as model_input
+    import playing_with_mnist.ingest.model_input as model_input
 
     monkeypatch.setattr(model_input, "decode_many", lambda *a, **k: pytest.fail("train decoded an image"))
     run_session(project_copy, ["train"], raw_zip=str(tiny_zip), **SMALL_TRAIN)

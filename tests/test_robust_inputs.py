@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from playing_with_mnist.data.archive import ArchiveError, CharacterArchive, list_archive
-from playing_with_mnist.data.images import ImageDecodeError, ImageTooLargeError, decode_image, preprocess_image
+from playing_with_mnist.ingest.archive import ArchiveError, CharacterArchive, list_archive
+from playing_with_mnist.ingest.images import ImageDecodeError, ImageTooLargeError, decode_image, preprocess_image
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache
 
 from .zips import encode, make_zip, png_bytes, reference_image

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from playing_with_mnist.scoring import confusion_counts, most_confused_pairs, per_class_accuracy, plot_confusion, prediction_table
+from playing_with_mnist.analysis.figures import plot_confusion
+from playing_with_mnist.analysis.metrics import confusion_counts, most_confused_pairs, per_class_accuracy, prediction_table
 
 NAMES = ["0", "O", "o"]
 

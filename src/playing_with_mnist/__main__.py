@@ -1,7 +1,7 @@
 """Run the project as ``python -m playing_with_mnist`` (the same as ``kedro run``).
 
 ``playing-with-mnist download ...`` is the one exception: it downloads the real data
-(see :mod:`playing_with_mnist.data.download.cli`) and runs nothing.
+(see :mod:`playing_with_mnist.ingest.download.cli`) and runs nothing.
 """
 
 import sys
@@ -14,7 +14,7 @@ def main(*args: Any, **kwargs: Any) -> Any:
     argv = kwargs.get("args", args[0] if args else None)
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["download"]:
-        from playing_with_mnist.data.download.cli import main as download
+        from playing_with_mnist.ingest.download.cli import main as download
 
         code = download(argv[1:])
         if hasattr(sys, "ps1"):  # interactive: return the code instead of leaving the interpreter

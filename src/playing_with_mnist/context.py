@@ -16,8 +16,8 @@ from kedro.framework.context import KedroContext
 from kedro.io import CatalogProtocol, DataCatalog
 from kedro.io.core import VERSION_FORMAT
 
-from playing_with_mnist.data.atomic import atomic_write
 from playing_with_mnist.file_lock import exclusive_lock
+from playing_with_mnist.ingest.atomic import atomic_write
 
 SAVE_VERSION_RECORD = Path("data") / ".save_version"
 

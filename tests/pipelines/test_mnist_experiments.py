@@ -11,12 +11,12 @@ import torch
 from kedro.io import DatasetError
 from PIL import Image
 
-from playing_with_mnist.data.archive import CharacterArchive
-from playing_with_mnist.data.idx import MNIST_FILES, write_idx
-from playing_with_mnist.data.model_input import digit_subset
-from playing_with_mnist.data.images import preprocess_image
-from playing_with_mnist.demo.noisy_digits import label_permutation, noise_matrix, noisy_label_truth, write_noisy_label_zip
 from playing_with_mnist.datasets import MnistDataset, NoisyDigitArchiveDataset
+from playing_with_mnist.demo.noisy_digits import label_permutation, noise_matrix, noisy_label_truth, write_noisy_label_zip
+from playing_with_mnist.ingest.archive import CharacterArchive
+from playing_with_mnist.ingest.idx import MNIST_FILES, write_idx
+from playing_with_mnist.ingest.images import preprocess_image
+from playing_with_mnist.ingest.model_input import digit_subset
 from playing_with_mnist.models import ResNetConfig, build_model, load_pretrained
 from playing_with_mnist.pipelines.mnist_data.nodes import mnist_model_input
 from playing_with_mnist.pipelines.noisy_labels.document import _other_digit_folders

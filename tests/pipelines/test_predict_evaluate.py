@@ -8,9 +8,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pytest
 
-from playing_with_mnist.data.archive import CharacterArchive
-from playing_with_mnist.data.sources import ImageSource
 from playing_with_mnist.demo.characters import write_demo_zip
+from playing_with_mnist.ingest.archive import CharacterArchive
+from playing_with_mnist.ingest.sources import ImageSource
 from playing_with_mnist.pipelines.evaluate.nodes import evaluate_test_set
 from playing_with_mnist.pipelines.predict.nodes import predict_images
 from playing_with_mnist.pipelines.train.nodes import train_model

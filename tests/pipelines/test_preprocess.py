@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from playing_with_mnist.data.archive import CharacterArchive
+from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val
 
 from ..params import PREPROCESS

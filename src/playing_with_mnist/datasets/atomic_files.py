@@ -3,7 +3,7 @@
 Each class here is a thin subclass of the kedro-datasets class of the same name: loading,
 versioning, ``_describe`` and the ``preview()`` that Kedro-Viz shows in its side panel are the
 library's. Only the write differs: on local files the bytes go to a temporary file beside the
-target that is renamed into place once complete (:func:`~playing_with_mnist.data.atomic.atomic_write`),
+target that is renamed into place once complete (:func:`~playing_with_mnist.ingest.atomic.atomic_write`),
 so an interrupted save leaves the previous version intact and never a half-written file.
 On other file systems (``s3://`` and the like) the library's ``fs.open`` is used: an object
 store publishes an upload only when it is complete.
@@ -27,7 +27,7 @@ from kedro_datasets.pandas import CSVDataset as _LibraryCSVDataset
 from kedro_datasets.text import TextDataset as _LibraryTextDataset
 from matplotlib.figure import Figure
 
-from playing_with_mnist.data.atomic import atomic_write
+from playing_with_mnist.ingest.atomic import atomic_write
 from playing_with_mnist.reporting import SAVE_VERSION
 
 _UTF8_SAVE = {"mode": "w", "encoding": "utf-8"}

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from kedro.io import DatasetError
 
-from playing_with_mnist.data.archive import ArchiveError, CharacterArchive, KnownLabels
 from playing_with_mnist.demo.characters import GENERATOR_VERSION, demo_file_name, write_demo_zip
 from playing_with_mnist.demo.noisy_digits import noise_matrix, noisy_label_truth, write_noisy_label_zip
+from playing_with_mnist.ingest.archive import ArchiveError, CharacterArchive, KnownLabels
 
 from .raw import RawDataset
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from playing_with_mnist.data.archive import ArchiveError
-from playing_with_mnist.data.sources import ImageSource
+from playing_with_mnist.ingest.archive import ArchiveError
+from playing_with_mnist.ingest.sources import ImageSource
 
 
 class ImageSourceDataset(AbstractDataset[None, ImageSource]):

@@ -9,10 +9,10 @@ from typing import Any
 
 from kedro.io import DatasetError
 
-from playing_with_mnist.data.archive import file_sha256
-from playing_with_mnist.data.idx import MNIST_FILES, IdxError, mnist_file, read_mnist
 from playing_with_mnist.demo.characters import GENERATOR_VERSION
 from playing_with_mnist.demo.mnist import write_mnist_demo
+from playing_with_mnist.ingest.archive import file_sha256
+from playing_with_mnist.ingest.idx import MNIST_FILES, IdxError, mnist_file, read_mnist
 
 from .raw import RawDataset
 

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
 
-from playing_with_mnist.data.atomic import atomic_write
+from playing_with_mnist.ingest.atomic import atomic_write
 
 
 class TorchObjectDataset(AbstractVersionedDataset[Any, Any]):

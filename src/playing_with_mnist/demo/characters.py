@@ -16,11 +16,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import matplotlib
-from matplotlib.ft2font import FT2Font
 import numpy as np
+from matplotlib.ft2font import FT2Font
 from PIL import Image, ImageDraw, ImageFont
 
-from playing_with_mnist.data.atomic import atomic_write
+from playing_with_mnist.ingest.atomic import atomic_write
 
 CHARACTERS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Bump when the drawing changes, so caches made from an older demo set are rebuilt.

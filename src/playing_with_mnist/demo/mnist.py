@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from playing_with_mnist.data.idx import MNIST_FILES, write_idx
+from playing_with_mnist.ingest.idx import MNIST_FILES, write_idx
 
 from .characters import font_files, render_character
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from playing_with_mnist.data.atomic import atomic_write
+from playing_with_mnist.ingest.atomic import atomic_write
 
 from .mnist import NOISY_ZIP, digit_labels, render_digits, sub_seed
 

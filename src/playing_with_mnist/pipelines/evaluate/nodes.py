@@ -7,8 +7,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from playing_with_mnist import scoring
-from playing_with_mnist.data.archive import CharacterArchive
+from playing_with_mnist.analysis import figures, inference, metrics
+from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.reporting import describe_source
 
 
@@ -18,29 +18,29 @@ def evaluate_test_set(
     """Score the trained model on a labelled zip in the training layout.
 
     The test images are decoded exactly as the training set was and their folders matched
-    to the model's classes by name (``scoring.decode_test_zip``: an unknown folder is an error).
+    to the model's classes by name (``inference.decode_test_zip``: an unknown folder is an error).
 
     Returns metrics (accuracy, per-class), the per-class table, the per-image predictions
     and a row-normalised confusion matrix figure.
     """
-    test, labels = scoring.decode_test_zip(test_character_zip, trained_model, params)
+    test, labels = inference.decode_test_zip(test_character_zip, trained_model, params)
     names = trained_model["class_names"]
-    probabilities = scoring.predict(trained_model, test["images"])
-    table = scoring.prediction_table(probabilities, labels, names, test["members"])
-    per_class = scoring.per_class_accuracy(table, names)
+    probabilities = inference.predict(trained_model, test["images"])
+    table = metrics.prediction_table(probabilities, labels, names, test["members"])
+    per_class = metrics.per_class_accuracy(table, names)
     per_class = per_class[per_class["images"] > 0].reset_index(drop=True)
-    matrix = scoring.confusion_counts(table, len(names))
-    metrics = {
+    matrix = metrics.confusion_counts(table, len(names))
+    test_metrics = {
         "accuracy": float((table["label"] == table["predicted_label"]).mean()),
-        "accuracy_case_folded": scoring.case_folded_accuracy(table, names),
-        "tta": scoring.uses_tta(trained_model),
+        "accuracy_case_folded": metrics.case_folded_accuracy(table, names),
+        "tta": inference.uses_tta(trained_model),
         "images": len(table),
         "classes": len(test["class_folders"]),
         "data_source": test["source"],
         "data_source_description": describe_source(test["source"]),
         "model_trained_on": describe_source(trained_model["source"]),
         "per_class_accuracy": dict(zip(per_class["class"], per_class["accuracy"].astype(float))),
-        "most_confused": scoring.most_confused_pairs(matrix, names).to_dict("records"),
+        "most_confused": metrics.most_confused_pairs(matrix, names).to_dict("records"),
     }
-    figure = scoring.plot_confusion(matrix, names, f"Test confusion matrix: {test_character_zip.path.name} (accuracy {metrics['accuracy']:.1%})")
-    return metrics, per_class, table, figure
+    figure = figures.plot_confusion(matrix, names, f"Test confusion matrix: {test_character_zip.path.name} (accuracy {test_metrics['accuracy']:.1%})")
+    return test_metrics, per_class, table, figure

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from playing_with_mnist.data.model_input import array_images, train_test_input
+from playing_with_mnist.ingest.model_input import array_images, train_test_input
 
 logger = logging.getLogger(__name__)
 

@@ -10,14 +10,15 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from playing_with_mnist.comparison import THRESHOLDS, compare_runs, comparison_markdown
+from playing_with_mnist.analysis.figures import compare_runs
+from playing_with_mnist.analysis.metrics import THRESHOLDS, comparison_markdown
 from playing_with_mnist.reporting import describe_source
 
 logger = logging.getLogger(__name__)
 
 
 def compare_transfer(scratch_history: pd.DataFrame, pretrained_history: pd.DataFrame) -> tuple[pd.DataFrame, Figure, Figure]:
-    """Summary table and figures of the two MNIST runs (see :func:`comparison.run_summary`)."""
+    """Summary table and figures of the two MNIST runs (see :func:`metrics.run_summary`)."""
     return compare_runs({"scratch": scratch_history, "pretrained": pretrained_history}, "MNIST from scratch vs from the digits model")
 
 

@@ -8,7 +8,7 @@ as ``mnist_model``: Task 3 starts from it and uses it as its clean model.
 
 from kedro.pipeline import Node, Pipeline
 
-from playing_with_mnist.data.model_input import digit_subset
+from playing_with_mnist.ingest.model_input import digit_subset
 
 from ..mnist_data import create_pipeline as mnist_data
 from ..preprocess import create_pipeline as preprocess

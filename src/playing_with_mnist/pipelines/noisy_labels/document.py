@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from playing_with_mnist.comparison import comparison_markdown
+from playing_with_mnist.analysis.metrics import comparison_markdown
 from playing_with_mnist.reporting import describe_source, figure_markdown
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from playing_with_mnist import scoring
-from playing_with_mnist.data.images import decode_many
-from playing_with_mnist.data.sources import ImageSource
+from playing_with_mnist.analysis import inference
+from playing_with_mnist.ingest.images import decode_many
+from playing_with_mnist.ingest.sources import ImageSource
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def predict_images(prediction_inputs: ImageSource, trained_model: dict[str, Any]
             for name, result in zip(names, decoded) if isinstance(result, str)]
     if ok:
         images = torch.from_numpy(np.stack([decoded[i] for i in ok])).unsqueeze(1)
-        probabilities = scoring.predict(trained_model, images)
+        probabilities = inference.predict(trained_model, images)
         best, index = probabilities.topk(top_k, dim=1)
         for row, i in enumerate(ok):
             rows.append({

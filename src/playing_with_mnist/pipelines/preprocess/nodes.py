@@ -8,9 +8,9 @@ from typing import Any
 import torch
 from matplotlib.figure import Figure
 
-from playing_with_mnist.data.archive import CharacterArchive
-from playing_with_mnist.data.model_input import decode_archive
-from playing_with_mnist.reporting import plot_image_grid
+from playing_with_mnist.analysis.figures import plot_image_grid
+from playing_with_mnist.ingest.archive import CharacterArchive
+from playing_with_mnist.ingest.model_input import decode_archive
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 
-from playing_with_mnist import scoring
-from playing_with_mnist.reporting import STYLE, describe_source, new_figure, plot_image_grid
+from playing_with_mnist.analysis import figures, inference, metrics
+from playing_with_mnist.analysis.figures import STYLE, new_figure, plot_image_grid
+from playing_with_mnist.reporting import describe_source
 
 
 def summarise_training(
@@ -38,8 +39,8 @@ def summarise_training(
         "last_train_loss": float(last["train_loss"]),
         "last_val_loss": float(last["val_loss"]),
         "val_accuracy": float((validation_predictions["label"] == validation_predictions["predicted_label"]).mean()),
-        "val_accuracy_case_folded": scoring.case_folded_accuracy(validation_predictions, trained_model["class_names"]),
-        "tta": scoring.uses_tta(trained_model),
+        "val_accuracy_case_folded": metrics.case_folded_accuracy(validation_predictions, trained_model["class_names"]),
+        "tta": inference.uses_tta(trained_model),
         "ema": bool(run.get("ema", False)),
         "epochs": int(last["epoch"]),
         "training_seconds": float(history["seconds"].sum()),
@@ -84,22 +85,22 @@ def plot_accuracy(training_history: pd.DataFrame) -> plt.Figure:
 def predict_validation(trained_model: dict[str, Any], character_images: dict[str, Any], train_val_split: dict[str, Any]) -> pd.DataFrame:
     """The trained model's prediction for every validation image: file, true, predicted, confidence, loss."""
     index = train_val_split["val"]
-    probabilities = scoring.predict(trained_model, character_images["images"][index])
+    probabilities = inference.predict(trained_model, character_images["images"][index])
     members = [character_images["members"][i] for i in index.tolist()]
-    table = scoring.prediction_table(probabilities, character_images["labels"][index], trained_model["class_names"], members)
+    table = metrics.prediction_table(probabilities, character_images["labels"][index], trained_model["class_names"], members)
     return table.assign(cache_index=index.numpy())
 
 
 def summarise_confusions(validation_predictions: pd.DataFrame, trained_model: dict[str, Any]) -> tuple[plt.Figure, pd.DataFrame, pd.DataFrame, plt.Figure]:
     """Confusion matrix figure, per-class accuracy (table and bar chart) and the ten most confused pairs."""
     names = trained_model["class_names"]
-    matrix = scoring.confusion_counts(validation_predictions, len(names))
-    per_class = scoring.per_class_accuracy(validation_predictions, names)
+    matrix = metrics.confusion_counts(validation_predictions, len(names))
+    per_class = metrics.per_class_accuracy(validation_predictions, names)
     return (
-        scoring.plot_confusion(matrix, names, "Validation confusion matrix (row-normalised)"),
+        figures.plot_confusion(matrix, names, "Validation confusion matrix (row-normalised)"),
         per_class,
-        scoring.most_confused_pairs(matrix, names, top=10),
-        scoring.plot_per_class_accuracy(per_class, "Validation accuracy per class"),
+        metrics.most_confused_pairs(matrix, names, top=10),
+        figures.plot_per_class_accuracy(per_class, "Validation accuracy per class"),
     )
 
 

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
-from playing_with_mnist.comparison import run_summary
-from playing_with_mnist.reporting import STYLE, new_figure
+from playing_with_mnist.analysis.figures import STYLE, new_figure
+from playing_with_mnist.analysis.metrics import run_summary
 from playing_with_mnist.sweep import recipe_and_seed
 
 # run_summary speaks of the MNIST test set; here val_* is Task 1's validation split.
@@ -19,7 +19,7 @@ RENAMED = {"final_test_accuracy": "final_val_accuracy", "best_test_accuracy": "b
 
 def sweep_table(histories: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per training: run, recipe, seed, epochs, final and best validation accuracy, best
-    epoch, final validation loss and seconds (``comparison.run_summary``, without thresholds)."""
+    epoch, final validation loss and seconds (``metrics.run_summary``, without thresholds)."""
     table = run_summary(histories, thresholds=()).rename(columns=RENAMED)
     recipes, seeds = zip(*(recipe_and_seed(run) for run in table["run"])) if len(table) else ((), ())
     table.insert(1, "recipe", list(recipes))

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from playing_with_mnist.data.archive import CharacterArchive
+from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.models import ResNetConfig, build_model, load_pretrained
 from playing_with_mnist.reporting import describe_source
 from playing_with_mnist.training.config import TrainConfig, merge_train_params

@@ -1,0 +1,1 @@
+"""Analysis of trained models: ``inference`` (using a model), ``metrics`` (numbers) and ``figures``."""

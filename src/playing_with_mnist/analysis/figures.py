@@ -1,0 +1,214 @@
+"""Figures of the analyses: a shared style, image grids, confusions and per-class accuracy,
+training curves of compared runs, and the label-noise figures. Figures are returned, never
+saved: a catalog dataset saves and closes them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # reports are files; never open a window
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import PowerNorm  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
+
+from .metrics import THRESHOLDS, as_labels, run_summary, to_numpy  # noqa: E402
+
+if TYPE_CHECKING:
+    import torch
+
+STYLE = {
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "figure.dpi": 110,
+    "font.size": 10,
+}
+
+
+
+def new_figure(width: float = 7.0, height: float = 4.2) -> tuple[plt.Figure, plt.Axes]:
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(figsize=(width, height), layout="constrained")
+    return figure, axes
+
+
+
+
+def plot_image_grid(images: torch.Tensor, titles: list[str], colours: list[str] | None = None, columns: int = 8, title: str = "") -> plt.Figure:
+    """uint8 images [N, 1, S, S] in a grid, each with a small title."""
+    rows = max(1, -(-len(images) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.45 + 0.4), squeeze=False, layout="constrained")
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index < len(images):
+            ax.imshow(images[index, 0].numpy(), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            ax.set_title(titles[index], fontsize=8, color=(colours or ["black"] * len(images))[index])
+    if title:
+        figure.suptitle(title)
+    return figure
+
+
+def plot_confusion(matrix: np.ndarray, names: list[str], title: str) -> plt.Figure:
+    """Row-normalised confusion matrix; a power norm keeps small confusions visible."""
+    rows = matrix.sum(1, keepdims=True)
+    share = np.divide(matrix, rows, out=np.zeros(matrix.shape, dtype=float), where=rows > 0)
+    side = max(5.0, 0.16 * len(names) + 2)
+    figure, axes = new_figure(side + 1.2, side)
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        axes.grid(False)  # grid lines would cut through the cells
+        image = axes.imshow(share, cmap="magma_r", norm=PowerNorm(gamma=0.4, vmin=0, vmax=1), interpolation="nearest")
+        ticks = np.arange(len(names))
+        fontsize = 7 if len(names) > 30 else 9
+        axes.set_xticks(ticks, names, fontsize=fontsize)
+        axes.set_yticks(ticks, names, fontsize=fontsize)
+        axes.set(xlabel="predicted", ylabel="true", title=title)
+        figure.colorbar(image, ax=axes, fraction=0.04, label="share of the true class (row)")
+    return figure
+
+
+def plot_per_class_accuracy(per_class: pd.DataFrame, title: str) -> plt.Figure:
+    """Bars of per-class accuracy in class order, the mean as a line."""
+    figure, axes = new_figure(max(7.0, 0.15 * len(per_class) + 2), 3.6)
+    with plt.rc_context(STYLE):
+        accuracy = per_class["accuracy"].fillna(0)
+        colours = plt.cm.RdYlGn(accuracy.to_numpy())
+        axes.bar(per_class["class"], accuracy, color=colours, edgecolor="none")
+        axes.axhline(per_class["accuracy"].mean(), color="#333", lw=1, ls="--", label=f"mean {per_class['accuracy'].mean():.0%}")
+        axes.set_ylim(0, 1.02)
+        axes.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+        axes.tick_params(axis="x", labelsize=7 if len(per_class) > 30 else 9)
+        axes.set(title=title, xlabel="class", ylabel="accuracy")
+        axes.legend(frameon=False, loc="lower right")
+    return figure
+
+
+def plot_accuracy_curves(histories: dict[str, pd.DataFrame], title: str, thresholds: tuple[float, ...] = THRESHOLDS) -> plt.Figure:
+    """Test accuracy per epoch, one line per run, with the thresholds as thin dashed lines."""
+    figure, axes = new_figure()
+    with plt.rc_context(STYLE):
+        for run, history in histories.items():
+            history = history.sort_values("epoch")
+            axes.plot(history["epoch"], history["val_accuracy"], marker="o", markersize=3, label=run)
+        for threshold in thresholds:
+            # no label: the legend lists runs only; the percent axis already names the level
+            axes.axhline(threshold, color="#777", lw=0.7, ls="--", zorder=0)
+        axes.set(title=title, xlabel="epoch", ylabel="test accuracy")
+        axes.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        # decimals="auto": the interesting range is often 97-100%, where 0 decimals repeat labels
+        axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+        axes.legend(frameon=False, loc="lower right")
+    return figure
+
+
+def plot_loss_curves(histories: dict[str, pd.DataFrame], title: str) -> plt.Figure:
+    """Train loss (solid) and test loss (dashed) per epoch, one colour per run, log scale."""
+    figure, axes = new_figure()
+    with plt.rc_context(STYLE):
+        for index, (run, history) in enumerate(histories.items()):
+            history, colour = history.sort_values("epoch"), f"C{index}"
+            axes.plot(history["epoch"], history["train_loss"], color=colour, marker="o", markersize=3, label=f"{run} train")
+            axes.plot(history["epoch"], history["val_loss"], color=colour, ls="--", marker="o", markersize=3,
+                      label=f"{run} test")
+        # losses fall by orders of magnitude; on a linear axis the late epochs, where runs differ, look flat
+        axes.set_yscale("log")
+        axes.set(title=title, xlabel="epoch", ylabel="cross-entropy loss (log scale)")
+        axes.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+        axes.legend(frameon=False)
+    return figure
+
+
+
+def compare_runs(histories: dict[str, pd.DataFrame], title: str) -> tuple[pd.DataFrame, plt.Figure, plt.Figure]:
+    """The summary table and both figures (test accuracy, losses) for ``histories``: what every
+    experiment's comparison node returns."""
+    return run_summary(histories), plot_accuracy_curves(histories, f"{title}: test accuracy"), plot_loss_curves(histories, f"{title}: loss")
+
+
+
+_WRONG_COLOUR = "#c0392b"
+
+
+def plot_noise_matrices(estimate: np.ndarray, class_names: list[str], truth: np.ndarray | None = None) -> plt.Figure:
+    """Heat map of the estimated noise matrix, beside the true one when given, each cell's value in percent."""
+    panels = [(np.asarray(estimate, dtype=float), "estimated", "true (clean model)")]
+    if truth is not None:
+        panels.append((np.asarray(truth, dtype=float), "true", "true"))
+    # One norm for all panels, so that a colour means the same share in each; the power
+    # norm keeps the small off-diagonal shares visible next to a large diagonal.
+    norm = PowerNorm(gamma=0.5, vmin=0.0, vmax=1.0)
+    side = max(4.0, 0.45 * len(class_names) + 1.5)
+    ticks = np.arange(len(class_names))
+    fontsize = 6 if len(class_names) > 15 else 8
+    with plt.rc_context({**STYLE, "axes.grid": False}):  # grid lines would cut through the cells
+        figure, axes = plt.subplots(1, len(panels), figsize=(side * len(panels) + 1.0, side), squeeze=False, layout="constrained")
+        for ax, (matrix, title, row_label) in zip(axes[0], panels):
+            image = ax.imshow(matrix, cmap="magma_r", norm=norm, interpolation="nearest")
+            for (row, column), value in np.ndenumerate(matrix):
+                if not np.isnan(value):
+                    colour = "white" if norm(value) > 0.6 else "black"  # readable on dark and light cells
+                    ax.text(column, row, f"{value:.0%}", ha="center", va="center", fontsize=fontsize, color=colour)
+            ax.set_xticks(ticks, class_names)
+            ax.set_yticks(ticks, class_names)
+            ax.set(title=title, xlabel="given label", ylabel=row_label)
+        figure.colorbar(image, ax=list(axes[0]), fraction=0.04, label="share of the row")
+    return figure
+
+
+def plot_wrong_share(table: pd.DataFrame) -> plt.Figure:
+    """Bars per folder of the estimated share of wrong labels, beside the true share when the table has it."""
+    series = [("estimated_wrong_share", "estimated", "#4c72b0")]
+    if "true_wrong_share" in table.columns:
+        series.append(("true_wrong_share", "true", "#dd8452"))
+    figure, axes = new_figure(max(7.0, 0.3 * len(table) + 2), 3.6)
+    width = 0.8 / len(series)
+    positions = np.arange(len(table))
+    with plt.rc_context(STYLE):
+        for index, (column, label, colour) in enumerate(series):
+            offset = (index - (len(series) - 1) / 2) * width
+            axes.bar(positions + offset, table[column].fillna(0.0), width, label=label, color=colour, edgecolor="none")
+        axes.set_xticks(positions, table["folder"])
+        axes.yaxis.set_major_formatter(plt.FuncFormatter(lambda value, _: f"{value:.0%}"))
+        axes.set(title="images whose label differs from the class", xlabel="folder (given label)", ylabel="wrong labels")
+        axes.legend(frameon=False)
+    return figure
+
+
+def plot_folder_grid(
+    images: Any, given_labels: Any, class_names: list[str], per_folder: int = 10, predicted_labels: Any = None, seed: int = 0
+) -> plt.Figure:
+    """One row per folder of up to ``per_folder`` of its uint8 images [N, 1, S, S], drawn with ``seed``.
+
+    With ``predicted_labels``, each image is titled with its prediction, in red where
+    that differs from the folder.
+    """
+    if per_folder < 1:
+        raise ValueError(f"per_folder must be at least 1, got {per_folder}")
+    pixels = to_numpy(images)
+    pixels = pixels.reshape(len(pixels), *pixels.shape[-2:])  # [N, 1, S, S] or [N, S, S] -> [N, S, S]
+    given = as_labels(given_labels, len(class_names), "given_labels")
+    predicted = None if predicted_labels is None else as_labels(predicted_labels, len(class_names), "predicted_labels")
+    rng = np.random.default_rng(seed)
+    rows = len(class_names)
+    with plt.rc_context({**STYLE, "axes.grid": False}):
+        figure, axes = plt.subplots(rows, per_folder, figsize=(per_folder * 0.9 + 0.8, rows * 0.95 + 0.3), squeeze=False, layout="constrained")
+        for folder, row_axes in enumerate(axes):
+            members = np.flatnonzero(given == folder)
+            chosen = np.sort(rng.choice(members, size=min(per_folder, len(members)), replace=False))
+            for ax in row_axes:
+                # Ticks and frame off by hand, not axis("off"), which would hide the row label too.
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.spines[:].set_visible(False)
+            row_axes[0].set_ylabel(class_names[folder], rotation=0, ha="right", va="center", fontsize=10)
+            for ax, index in zip(row_axes, chosen):
+                ax.imshow(pixels[index], cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+                if predicted is not None:
+                    wrong = predicted[index] != folder
+                    ax.set_title(class_names[predicted[index]], fontsize=7, pad=2, color=_WRONG_COLOUR if wrong else "black")
+    return figure

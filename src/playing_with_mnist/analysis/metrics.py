@@ -1,0 +1,403 @@
+"""Numbers about trained models: accuracies and confusions of predictions, comparisons of
+training runs (and their verdict in words), and the label-noise analysis.
+
+Comparisons take ``histories``: run name -> that run's per-epoch history table with the
+columns ``epoch`` (1..E), ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``
+(fractions 0..1), ``seconds`` (wall seconds of the epoch, evaluation included) and
+``train_seconds``. In the MNIST experiments ``val_*`` is measured on the MNIST test set, so
+everything produced from them says "test".
+
+Label noise: the images of a noisy set sit in folders named by a *given* label that is often
+wrong. A model trained on clean data stands in for the true class: counting (prediction,
+given label) pairs estimates the noise matrix P(given label | true class). Labels go in as
+integer class indices (numpy arrays or torch tensors), probabilities as float [N, C] rows
+that sum to 1. Nothing here writes files.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from playing_with_mnist.reporting import figure_markdown
+
+logger = logging.getLogger(__name__)
+
+
+# ---- predictions ---------------------------------------------------------------------------------
+
+def case_folded_accuracy(table: pd.DataFrame, class_names: list[str]) -> float | None:
+    """Accuracy of a :func:`prediction_table` when a prediction counts as right if it is the
+    same character ignoring case (o/O, s/S, x/X).
+
+    ``None`` when no two of ``class_names`` differ only by case (digits alone): it would equal the accuracy.
+    """
+    if len({name.casefold() for name in class_names}) == len(set(class_names)):
+        return None
+    return float((table["true"].str.casefold() == table["predicted"].str.casefold()).mean())
+
+
+def accuracies(predicted: torch.Tensor, labels: torch.Tensor, names: list[str]) -> tuple[float, float | None]:
+    """Accuracy of predicted class indices against ``labels``, and its case-folded twin
+    (:func:`case_folded_accuracy`: ``None`` when no two of ``names`` differ only by case)."""
+    table = pd.DataFrame({"true": [names[i] for i in labels], "predicted": [names[i] for i in predicted]})
+    return float((predicted == labels).float().mean()), case_folded_accuracy(table, names)
+
+
+def prediction_table(probabilities: torch.Tensor, labels: torch.Tensor, names: list[str], members: list[str]) -> pd.DataFrame:
+    """One row per image: file, true and predicted class, confidence, loss."""
+    confidence, predicted = probabilities.max(1)
+    loss = F.nll_loss(probabilities.clamp_min(1e-12).log(), labels, reduction="none")
+    return pd.DataFrame({
+        "file": members,
+        "label": labels.numpy(),
+        "true": [names[i] for i in labels],
+        "predicted_label": predicted.numpy(),
+        "predicted": [names[i] for i in predicted],
+        "confidence": confidence.numpy(),
+        "loss": loss.numpy(),
+    })
+
+
+def confusion_counts(table: pd.DataFrame, num_classes: int) -> np.ndarray:
+    """Counts [true, predicted]."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (table["label"].to_numpy(), table["predicted_label"].to_numpy()), 1)
+    return matrix
+
+
+def per_class_accuracy(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """Per class: images, correct, accuracy (NaN for a class with no image)."""
+    grouped = table.assign(correct=table["label"] == table["predicted_label"]).groupby("label")["correct"]
+    counts = grouped.count().reindex(range(len(names)), fill_value=0)
+    correct = grouped.sum().reindex(range(len(names)), fill_value=0)
+    return pd.DataFrame({
+        "class": names, "images": counts.to_numpy(), "correct": correct.to_numpy(),
+        "accuracy": np.where(counts > 0, correct / counts.clip(lower=1), np.nan),
+    })
+
+
+def most_confused_pairs(matrix: np.ndarray, names: list[str], top: int = 10) -> pd.DataFrame:
+    """The ``top`` (true, predicted) pairs with the most mistakes."""
+    off_diagonal = matrix.copy()
+    np.fill_diagonal(off_diagonal, 0)
+    order = np.argsort(off_diagonal, axis=None)[::-1][:top]
+    rows = [np.unravel_index(i, matrix.shape) for i in order]
+    return pd.DataFrame(
+        [{"true": names[t], "predicted": names[p], "count": int(off_diagonal[t, p])} for t, p in rows if off_diagonal[t, p] > 0],
+        columns=["true", "predicted", "count"],
+    )
+
+
+
+# ---- comparing training runs ---------------------------------------------------------------------
+
+THRESHOLDS = (0.98, 0.99)
+NOISE_POINTS = 0.2  # accuracy differences below this (in points) are not a clear effect
+REQUIRED = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds", "train_seconds")
+
+
+def _percent(threshold: float) -> str:
+    """0.98 -> "98", 0.995 -> "99.5": the threshold as it appears in column names and text."""
+    return f"{threshold * 100:g}"
+
+
+def first_epoch_reaching(history: pd.DataFrame, threshold: float) -> tuple[int | None, float | None]:
+    """The first epoch whose test accuracy is >= ``threshold`` and the wall seconds spent up to
+    and including it; ``(None, None)`` if no epoch reached it."""
+    history = history.sort_values("epoch")
+    reached = (history["val_accuracy"] >= threshold).to_numpy()  # NaN compares False: not reached
+    if not reached.any():
+        return None, None
+    position = int(reached.argmax())
+    return int(history["epoch"].iloc[position]), float(history["seconds"].iloc[: position + 1].sum())
+
+
+def run_summary(histories: dict[str, pd.DataFrame], thresholds: tuple[float, ...] = THRESHOLDS) -> pd.DataFrame:
+    """One row per run, in ``histories`` order: run, epochs, final/best test accuracy, best epoch,
+    final test loss, total seconds, and per threshold (e.g. 98) ``epochs_to_98`` (Int64, <NA> if
+    never reached) and ``seconds_to_98`` (float, NaN if never reached)."""
+    rows = []
+    for run, history in histories.items():
+        missing = [column for column in REQUIRED if column not in history.columns]
+        if missing:
+            raise ValueError(f"history of run {run!r} lacks columns {missing}")
+        history = history.sort_values("epoch")
+        accuracy = history["val_accuracy"]
+        if accuracy.isna().any():
+            logger.warning("Run %r has %d epochs without a test accuracy", run, int(accuracy.isna().sum()))
+        has_accuracy = accuracy.notna().any()
+        row = {
+            "run": run,
+            "epochs": len(history),
+            "final_test_accuracy": float(accuracy.iloc[-1]) if len(history) else math.nan,
+            "best_test_accuracy": float(accuracy.max()) if has_accuracy else math.nan,
+            "best_epoch": int(history.loc[accuracy.idxmax(), "epoch"]) if has_accuracy else None,
+            "final_test_loss": float(history["val_loss"].iloc[-1]) if len(history) else math.nan,
+            "total_seconds": float(history["seconds"].sum()),
+        }
+        for threshold in thresholds:
+            epoch, seconds = first_epoch_reaching(history, threshold)
+            row[f"epochs_to_{_percent(threshold)}"] = epoch
+            row[f"seconds_to_{_percent(threshold)}"] = math.nan if seconds is None else seconds
+        rows.append(row)
+    columns = ["run", "epochs", "final_test_accuracy", "best_test_accuracy", "best_epoch", "final_test_loss", "total_seconds"]
+    columns += [f"{kind}_to_{_percent(t)}" for t in thresholds for kind in ("epochs", "seconds")]
+    summary = pd.DataFrame(rows, columns=columns)
+    # Int64 keeps "never reached" as <NA> instead of turning every epoch count into a float
+    integers = ["best_epoch"] + [f"epochs_to_{_percent(t)}" for t in thresholds]
+    return summary.astype({column: "Int64" for column in integers} | {"epochs": "int64"})
+
+
+def _reached(row: pd.Series, threshold: float) -> tuple[int | None, float | None]:
+    epoch, seconds = row[f"epochs_to_{_percent(threshold)}"], row[f"seconds_to_{_percent(threshold)}"]
+    return (None, None) if pd.isna(epoch) else (int(epoch), float(seconds))
+
+
+def _threshold_clause(run: pd.Series, base: pd.Series, threshold: float) -> str:
+    """How ``run`` and ``base`` compare in reaching one threshold, as a clause."""
+    label = f"{_percent(threshold)}%"
+    (epoch, seconds), (base_epoch, base_seconds) = _reached(run, threshold), _reached(base, threshold)
+    if epoch is None and base_epoch is None:
+        return f"neither reached {label} ({run['epochs']} vs {base['epochs']} epochs)"
+    if epoch is None:
+        return f"did not reach {label} in {run['epochs']} epochs ({base['run']}: epoch {base_epoch}, {base_seconds:.1f} s)"
+    if base_epoch is None:
+        return f"reached {label} at epoch {epoch} ({seconds:.1f} s); {base['run']} did not in {base['epochs']} epochs"
+    return f"reached {label} at epoch {epoch} ({seconds:.1f} s) vs epoch {base_epoch} ({base_seconds:.1f} s)"
+
+
+def _judgement(run: pd.Series, base: pd.Series, points: float, thresholds: tuple[float, ...]) -> str:
+    if math.isnan(points):
+        return "could not be judged (a final test accuracy is missing)"
+    if points >= NOISE_POINTS:
+        return "helped"
+    if points <= -NOISE_POINTS:
+        return "hurt"
+    # within noise on accuracy: decide on speed to the highest threshold that either run reached
+    for threshold in sorted(thresholds, reverse=True):
+        epoch, base_epoch = _reached(run, threshold)[0], _reached(base, threshold)[0]
+        if epoch is not None or base_epoch is not None:
+            faster = epoch is not None and (base_epoch is None or epoch < base_epoch)
+            return "helped" if faster else "made no clear difference"
+    return "made no clear difference"
+
+
+def verdict(summary: pd.DataFrame, baseline: str, thresholds: tuple[float, ...] = THRESHOLDS) -> str:
+    """A plain-English paragraph comparing every run in ``summary`` (from ``run_summary`` with the
+    same ``thresholds``) with the ``baseline`` run: accuracy difference in points, epochs and
+    seconds to each threshold, and whether it helped, hurt or made no clear difference."""
+    if baseline not in set(summary["run"]):
+        raise ValueError(f"baseline run {baseline!r} is not in the summary (runs: {list(summary['run'])})")
+    base = summary.loc[summary["run"] == baseline].iloc[0]
+    sentences = []
+    for _, run in summary.loc[summary["run"] != baseline].iterrows():
+        # rounded so that 99.2% vs 99.0% counts as exactly 0.2 points despite float error
+        points = round((run["final_test_accuracy"] - base["final_test_accuracy"]) * 100, 9)
+        difference = "unknown" if math.isnan(points) else f"{points:+.1f} points"
+        clauses = "; ".join(_threshold_clause(run, base, t) for t in thresholds)
+        sentences.append(
+            f"Against {baseline}, {run['run']} {_judgement(run, base, points, thresholds)}: final test accuracy "
+            f"{run['final_test_accuracy']:.2%} vs {base['final_test_accuracy']:.2%} ({difference}); {clauses}."
+        )
+    if not sentences:
+        sentences.append(f"Only {baseline} is in the summary, so there is nothing to compare it with.")
+    sentences.append("Each run is one seed, so differences of a few tenths of a point are within run-to-run noise.")
+    return " ".join(sentences)
+
+
+def _cell(column: str, value: object) -> str:
+    if pd.isna(value):
+        return "not reached" if "_to_" in column else "n/a"
+    if column.endswith("accuracy"):
+        return f"{value:.2%}"
+    if column.startswith("seconds") or column.endswith("seconds"):
+        return f"{value:.1f}"
+    if column.endswith("loss"):
+        return f"{value:.4f}"
+    return str(value).replace("|", "\\|")  # a pipe in a run name would split the cell
+
+
+def summary_markdown(summary: pd.DataFrame) -> str:
+    """``summary`` as a GitHub Markdown table: accuracies in percent, seconds to 0.1 s,
+    "not reached" for a threshold a run never reached."""
+    headers = [column.replace("_", " ") + ("%" if "_to_" in column else "") for column in summary.columns]
+    lines = ["| " + " | ".join(headers) + " |",
+             "|" + "|".join(":---" if column == "run" else "---:" for column in summary.columns) + "|"]
+    for _, row in summary.iterrows():
+        lines.append("| " + " | ".join(_cell(column, row[column]) for column in summary.columns) + " |")
+    return "\n".join(lines)
+
+
+def comparison_markdown(summary: pd.DataFrame, baseline: str) -> list[str]:
+    """The Markdown lines every experiment's document ends with: the verdict against ``baseline``,
+    the summary table and the two figures of the same run (``{save_version}`` is filled in by
+    ``MarkdownReportDataset``)."""
+    return [
+        verdict(summary, baseline=baseline),
+        "",
+        summary_markdown(summary),
+        "",
+        figure_markdown("Test accuracy per epoch", "accuracy_curves.png"),
+        "",
+        figure_markdown("Loss curves", "loss_curves.png"),
+        "",
+    ]
+
+
+# ---- label noise ---------------------------------------------------------------------------------
+
+POLICIES = ("drop", "relabel", "none")
+_MIN_PROBABILITY = 1e-12  # a probability of exactly 0 would make the loss infinite
+
+
+def to_numpy(values: Any) -> np.ndarray:
+    # Torch tensors (possibly on a GPU) go through .cpu(); torch itself need not be imported.
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    return np.asarray(values)
+
+
+def as_labels(values: Any, num_classes: int, name: str) -> np.ndarray:
+    """``values`` as a new int64 array, checked to be class indices in [0, num_classes)."""
+    labels = to_numpy(values).astype(np.int64).ravel()  # astype copies: the caller's array stays as it was
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"{name} must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}")
+    return labels
+
+
+def _row_shares(rows: Any, columns: Any, num_classes: int) -> np.ndarray:
+    """Counts of (row, column) pairs [C, C], each row divided by its total; an empty row is NaN."""
+    row_labels, column_labels = as_labels(rows, num_classes, "rows"), as_labels(columns, num_classes, "columns")
+    if len(row_labels) != len(column_labels):
+        raise ValueError(f"label arrays differ in length: {len(row_labels)} and {len(column_labels)}")
+    # One bincount over flat cell indices is much faster than np.add.at for large N.
+    counts = np.bincount(row_labels * num_classes + column_labels, minlength=num_classes**2).reshape(num_classes, num_classes)
+    totals = counts.sum(axis=1, keepdims=True)
+    empty = np.flatnonzero(totals[:, 0] == 0)
+    if empty.size:
+        logger.warning("No samples for classes %s: their rows of the noise matrix are NaN", empty.tolist())
+    return np.divide(counts, totals, out=np.full(counts.shape, np.nan), where=totals > 0)
+
+
+def noise_matrix_estimate(given_labels: Any, predicted_labels: Any, num_classes: int) -> np.ndarray:
+    """Estimated P(given label | true class) [C, C]: rows the clean model's prediction, columns the given label."""
+    return _row_shares(predicted_labels, given_labels, num_classes)
+
+
+def empirical_noise_matrix(given_labels: Any, true_labels: Any, num_classes: int) -> np.ndarray:
+    """The noise matrix [C, C] actually realised in a sample whose true labels are known."""
+    return _row_shares(true_labels, given_labels, num_classes)
+
+
+def matrix_difference(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Mean, max and diagonal-mean absolute error of ``estimate`` against ``truth`` (both [C, C]).
+
+    Rows that are NaN in either matrix (a class without samples) are left out; with no
+    row left, every value is NaN.
+    """
+    estimate, truth = np.asarray(estimate, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    if estimate.shape != truth.shape or estimate.ndim != 2 or estimate.shape[0] != estimate.shape[1]:
+        raise ValueError(f"need two square matrices of one shape, got {estimate.shape} and {truth.shape}")
+    rows = ~(np.isnan(estimate).any(axis=1) | np.isnan(truth).any(axis=1))
+    if not rows.any():
+        return {"mean_abs_error": float("nan"), "max_abs_error": float("nan"), "diagonal_mean_abs_error": float("nan")}
+    error = np.abs(estimate - truth)
+    return {
+        "mean_abs_error": float(error[rows].mean()),
+        "max_abs_error": float(error[rows].max()),
+        "diagonal_mean_abs_error": float(np.diag(error)[rows].mean()),
+    }
+
+
+def wrong_label_share(given_labels: Any, predicted_labels: Any, class_names: list[str], true_labels: Any = None) -> pd.DataFrame:
+    """Per folder (given label): ``folder``, ``images``, ``estimated_wrong_share``, ``main_reading``,
+    ``main_reading_share`` and, with true labels, ``true_wrong_share``.
+
+    A share is the fraction of the folder's images whose prediction (or true label)
+    differs from the folder; it is NaN for an empty folder. ``main_reading`` is the class
+    the clean model reads most often in the folder and ``main_reading_share`` its share:
+    where labels are systematically wrong it names the digit the folder really holds
+    (folder "3" mostly 7s), which no share of wrong labels says. An empty folder has neither.
+    """
+    num_classes = len(class_names)
+    given = as_labels(given_labels, num_classes, "given_labels")
+    images = np.bincount(given, minlength=num_classes)
+
+    def other_labels(other: Any, name: str) -> np.ndarray:
+        labels = as_labels(other, num_classes, name)
+        if len(labels) != len(given):
+            raise ValueError(f"{name} has {len(labels)} labels, given_labels {len(given)}")
+        return labels
+
+    def share_wrong(labels: np.ndarray) -> np.ndarray:
+        wrong = np.bincount(given[labels != given], minlength=num_classes)
+        return np.divide(wrong, images, out=np.full(num_classes, np.nan), where=images > 0)
+
+    predicted = other_labels(predicted_labels, "predicted_labels")
+    readings = np.bincount(given * num_classes + predicted, minlength=num_classes**2).reshape(num_classes, num_classes)
+    table = pd.DataFrame({
+        "folder": list(class_names), "images": images, "estimated_wrong_share": share_wrong(predicted),
+        "main_reading": [class_names[c] if n else None for c, n in zip(readings.argmax(axis=1), images)],
+        "main_reading_share": np.divide(readings.max(axis=1), images, out=np.full(num_classes, np.nan), where=images > 0),
+    })
+    if true_labels is not None:
+        table["true_wrong_share"] = share_wrong(other_labels(true_labels, "true_labels"))
+    return table
+
+
+def flag_suspect_labels(given_labels: Any, probabilities: Any, loss_threshold: float, min_confidence: float) -> np.ndarray:
+    """Bool [N]: the clean model's loss -log p[given] exceeds ``loss_threshold`` and it picks another class with p >= ``min_confidence``.
+
+    Both conditions are needed: a high loss alone also marks images the model merely
+    finds hard (flat probabilities), which are not evidence of a wrong label.
+    """
+    probabilities = to_numpy(probabilities).astype(np.float64)
+    if probabilities.ndim != 2:
+        raise ValueError(f"probabilities must be [N, C], got shape {probabilities.shape}")
+    given = as_labels(given_labels, probabilities.shape[1], "given_labels")
+    if len(given) != len(probabilities):
+        raise ValueError(f"{len(given)} labels for {len(probabilities)} rows of probabilities")
+    loss = -np.log(np.clip(probabilities[np.arange(len(given)), given], _MIN_PROBABILITY, 1.0))
+    top = probabilities.argmax(axis=1)
+    return (loss > loss_threshold) & (top != given) & (probabilities.max(axis=1) >= min_confidence)
+
+
+def apply_label_policy(
+    given_labels: Any, probabilities: Any, suspect: np.ndarray, policy: str
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Apply ``policy`` to the labels marked in ``suspect`` (bool [N]).
+
+    Returns ``(kept, labels, summary)``: int64 indices of the images kept, their labels
+    (the given labels' dtype), and ``{policy, images, suspects, dropped, relabelled}``.
+    "drop" leaves suspects out, "relabel" keeps all and gives suspects the model's top
+    class, "none" changes nothing (the suspects are still counted).
+    """
+    if policy not in POLICIES:
+        raise ValueError(f"unknown label policy {policy!r}; valid policies are {', '.join(POLICIES)}")
+    labels = to_numpy(given_labels).ravel().copy()  # a copy, so relabelling never writes into the caller's array
+    suspect = to_numpy(suspect).astype(bool).ravel()  # ~ on an int array would not be "not"
+    if len(suspect) != len(labels):
+        raise ValueError(f"suspect has {len(suspect)} flags for {len(labels)} labels")
+    kept = np.arange(len(labels), dtype=np.int64)
+    if policy == "drop":
+        kept = kept[~suspect]
+    elif policy == "relabel":
+        labels[suspect] = to_numpy(probabilities).argmax(axis=1)[suspect].astype(labels.dtype)
+    suspects = int(suspect.sum())  # a plain int, not numpy's, so the summary serialises anywhere
+    if policy == "drop" and suspects > len(labels) / 2:
+        logger.warning("Label policy drop leaves %d of %d images: most labels look wrong (systematic noise?); "
+                       "policy relabel would keep them with the clean model's label", len(labels) - suspects, len(labels))
+    summary = {
+        "policy": policy, "images": len(labels), "suspects": suspects,
+        "dropped": suspects if policy == "drop" else 0, "relabelled": suspects if policy == "relabel" else 0,
+    }
+    logger.info("Label policy %s: %d of %d images suspect, %d dropped, %d relabelled",
+                policy, summary["suspects"], summary["images"], summary["dropped"], summary["relabelled"])
+    return kept, labels[kept], summary
