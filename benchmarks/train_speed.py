@@ -50,8 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from playing_with_mnist.demo.characters import demo_file_name, write_demo_zip  # noqa: E402
 from playing_with_mnist.ingest.archive import CharacterArchive  # noqa: E402
 from playing_with_mnist.models import ResNetConfig, build_model  # noqa: E402
-from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val  # noqa: E402
-from playing_with_mnist.pipelines.train.nodes import train_model  # noqa: E402
+from playing_with_mnist.ingest.model_input import split_train_val
+from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache  # noqa: E402
+from playing_with_mnist.training.pipeline import train_model  # noqa: E402
 from playing_with_mnist.training.augment import AugmentConfig, augment_batch  # noqa: E402
 from playing_with_mnist.training.config import merge_train_params  # noqa: E402
 from playing_with_mnist.training.hardware import select_device, select_precision  # noqa: E402

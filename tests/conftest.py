@@ -10,7 +10,8 @@ import pytest
 
 from playing_with_mnist.demo.characters import write_demo_zip
 from playing_with_mnist.ingest.archive import CharacterArchive
-from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val
+from playing_with_mnist.ingest.model_input import split_train_val
+from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache
 
 from .browser import INSTALL_HINT, REQUIRE_BROWSER_VARIABLE, browser_required, find_chromium
 from .params import PREPROCESS, SPLIT

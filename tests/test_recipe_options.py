@@ -13,7 +13,7 @@ from playing_with_mnist.analysis.inference import predict
 from playing_with_mnist.analysis.metrics import accuracies, case_folded_accuracy
 from playing_with_mnist.datasets import CheckpointFile
 from playing_with_mnist.models import ResNetConfig, build_model
-from playing_with_mnist.pipelines.train.nodes import train_model
+from playing_with_mnist.training.pipeline import train_model
 from playing_with_mnist.training.augment import (
     TTA_VIEWS,
     AugmentConfig,

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from playing_with_mnist.context import claim_save_version, next_version
+
 from .test_project_run import run_session
 
 SAME_MILLISECOND = "2026-11-28T23.52.03.435Z"

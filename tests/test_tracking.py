@@ -80,7 +80,7 @@ def test_a_corrupt_store_stops_the_run_before_training_naming_it(project_copy: P
 
 
 def test_a_failed_training_is_marked_failed(project_copy: Path, tiny_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import playing_with_mnist.pipelines.train.nodes as train_nodes
+    import playing_with_mnist.training.pipeline as train_nodes
 
     def broken_fit(*args, **kwargs):
         raise RuntimeError("the machine went away")

@@ -27,9 +27,9 @@ class MissingInputsHooks:
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that this check would leave running
     def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
-        from playing_with_mnist.pipeline_registry import ON_DEMAND, all_pipelines
+        from playing_with_mnist.pipeline_registry import ON_DEMAND, pipeline_folders
 
-        makers = {name: p.all_outputs() for name, p in all_pipelines().items()}
+        makers = {name: p.all_outputs() for name, p in pipeline_folders().items()}
         made_by_default = set().union(*(outputs for name, outputs in makers.items() if name not in ON_DEMAND))
         missing = []
         for dataset in sorted(pipeline.inputs()):

@@ -4,6 +4,9 @@
 ``evaluate`` use a trained model on new data; ``mnist_transfer`` (Task 2) and
 ``noisy_labels`` (Task 3, after Tasks 1 and 2) are the MNIST experiments, and
 ``mnist_data`` prepares their MNIST input; ``sweep`` trains recipes x seeds. These run only when named.
+
+A pipeline folder holds only its own nodes; what it runs first is composed here (``RUNS_FIRST``),
+so no pipeline imports another's code.
 """
 
 from __future__ import annotations
@@ -11,25 +14,26 @@ from __future__ import annotations
 import importlib
 import importlib.resources
 
-from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
 
 ON_DEMAND = ("predict", "evaluate", "mnist_data", "mnist_transfer", "noisy_labels", "sweep")
+# A pipeline run by name also makes the inputs it needs: these pipelines run with it.
+RUNS_FIRST = {"mnist_transfer": ("preprocess", "mnist_data"), "noisy_labels": ("mnist_data",), "sweep": ("preprocess",)}
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Map pipeline names (the folder names) to pipelines, plus ``__default__``."""
-    pipelines = find_pipelines(raise_errors=True)
-    pipelines["__default__"] = sum(p for name, p in pipelines.items() if name not in ON_DEMAND)
+    own = pipeline_folders()
+    pipelines = {name: sum((own[first] for first in RUNS_FIRST.get(name, ())), pipeline) for name, pipeline in own.items()}
+    pipelines["__default__"] = sum(pipeline for name, pipeline in own.items() if name not in ON_DEMAND)
     return pipelines
 
 
-def all_pipelines() -> dict[str, Pipeline]:
-    """Every pipeline folder's pipeline, whatever this run asked for.
+def pipeline_folders() -> dict[str, Pipeline]:
+    """Every pipeline folder's own pipeline, whatever this run asked for.
 
-    During ``kedro run --pipelines=X`` Kedro 1.7 loads X alone, and ``find_pipelines``
-    then returns X alone too (the run's filter overrides its ``pipelines_to_find``); the
-    check of missing inputs (hooks.py) needs the others to say which one makes what.
+    Not ``find_pipelines``: during ``kedro run --pipelines=X`` Kedro 1.7 makes it return X alone,
+    and both the composition above and the check of missing inputs (hooks.py) need the others.
     """
     package = importlib.resources.files("playing_with_mnist.pipelines")
     names = sorted(p.name for p in package.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))

@@ -13,7 +13,7 @@ from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.ingest.sources import ImageSource
 from playing_with_mnist.pipelines.evaluate.nodes import evaluate_test_set
 from playing_with_mnist.pipelines.predict.nodes import predict_images
-from playing_with_mnist.pipelines.train.nodes import train_model
+from playing_with_mnist.training.pipeline import train_model
 
 from ..params import PREPROCESS, TRAIN
 

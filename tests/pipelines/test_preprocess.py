@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from playing_with_mnist.ingest.archive import CharacterArchive
-from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache, split_train_val
+from playing_with_mnist.ingest.model_input import split_train_val
+from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache
 
 from ..params import PREPROCESS
 

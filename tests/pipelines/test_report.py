@@ -85,7 +85,7 @@ def test_graphs_show_train_and_val(plot) -> None:
 
 def test_validation_reports_from_a_trained_model(tiny_cache: dict, tiny_split: dict) -> None:
     from playing_with_mnist.pipelines.report.nodes import plot_highest_loss, predict_validation, summarise_confusions
-    from playing_with_mnist.pipelines.train.nodes import train_model
+    from playing_with_mnist.training.pipeline import train_model
 
     from ..params import TRAIN
 

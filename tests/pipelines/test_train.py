@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from playing_with_mnist.models import build_model
-from playing_with_mnist.pipelines.train.nodes import check_split_is_current, train_model
+from playing_with_mnist.pipelines.train.nodes import check_split_is_current
+from playing_with_mnist.training.pipeline import train_model
 from playing_with_mnist.training.engine import predict_logits
 
 from ..params import SPLIT, TRAIN

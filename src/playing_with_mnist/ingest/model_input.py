@@ -163,3 +163,37 @@ def digit_subset(model_input: ModelInput, split: dict[str, Any]) -> tuple[ModelI
     subset_split = {part: position[split[part]][position[split[part]] >= 0] for part in ("train", "val")}
     logger.info("Digit subset: %d training and %d validation images", len(subset_split["train"]), len(subset_split["val"]))
     return subset, {**subset_split, "fingerprint": fingerprint}
+
+
+def shuffled_per_class(labels: torch.Tensor, num_classes: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """For every class in order, the indices of its images in a seeded random order."""
+    members = [torch.nonzero(labels == label).flatten() for label in range(num_classes)]
+    return [m[torch.randperm(len(m), generator=generator)] for m in members]
+
+
+def split_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """The ``split`` parameters that decide a split, as :func:`split_train_val` records them."""
+    return {"val_fraction": float(params["val_fraction"]), "seed": int(params["seed"])}
+
+
+def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """A stratified, seeded split: ``val_fraction`` of every class (at least one) goes to val.
+
+    Returns sorted index tensors ``train`` and ``val`` into the cache, with the settings used.
+    """
+    settings = split_settings(params)
+    fraction = settings["val_fraction"]
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"split.val_fraction must be between 0 and 1, got {fraction}")
+    generator = torch.Generator().manual_seed(settings["seed"])
+    train, val = [], []
+    for members in shuffled_per_class(character_images["labels"], len(character_images["class_names"]), generator):
+        n_val = min(max(1, round(len(members) * fraction)), len(members) - 1)
+        val.append(members[:n_val])
+        train.append(members[n_val:])
+    return {
+        "train": torch.cat(train).sort().values,
+        "val": torch.cat(val).sort().values,
+        **settings,
+        "fingerprint": character_images["fingerprint"],
+    }

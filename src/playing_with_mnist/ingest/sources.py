@@ -7,7 +7,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .archive import ArchiveError, check_declared_sizes, skip_reason, natural_key, open_zip
+from .archive import ArchiveError, check_declared_sizes, natural_key, open_zip, skip_reason
 from .images import IMAGE_SUFFIXES
 
 

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import stochastic_depth
 
-
 DOWNSAMPLING = ("stride", "pool")
 
 

@@ -4,7 +4,6 @@ Used only by the ``playing-with-mnist download`` command: nothing else in the pr
 touches the network.
 """
 
-from .transfer import DownloadError, VerificationError, fetch, partial_path
 from .targets import (
     TRAIN_PART1_URL,
     ZipExpectation,
@@ -13,6 +12,7 @@ from .targets import (
     download_train_part1,
     manifest_path,
 )
+from .transfer import DownloadError, VerificationError, fetch, partial_path
 
 __all__ = [
     "DownloadError",

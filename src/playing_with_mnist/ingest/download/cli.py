@@ -9,7 +9,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from .transfer import DEFAULT_TIMEOUT, DownloadError
 from .progress import ConsoleProgress
 from .targets import (
     DATA_DIR,
@@ -20,6 +19,7 @@ from .targets import (
     download_train_part1,
     manifest_path,
 )
+from .transfer import DEFAULT_TIMEOUT, DownloadError
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C

@@ -21,8 +21,8 @@ from pathlib import Path
 from ..archive import ArchiveError, file_digest, file_sha256, list_archive, open_zip
 from ..atomic import atomic_write
 from ..idx import MNIST_FILES
-from .transfer import DEFAULT_TIMEOUT, DownloadError, VerificationError, fetch
 from .progress import Progress, QuietProgress
+from .transfer import DEFAULT_TIMEOUT, DownloadError, VerificationError, fetch
 
 DATA_DIR = Path("data/01_raw")
 TRAIN_PART1_NAME = "trainPart1.zip"

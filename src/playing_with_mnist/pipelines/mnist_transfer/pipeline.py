@@ -9,10 +9,8 @@ as ``mnist_model``: Task 3 starts from it and uses it as its clean model.
 from kedro.pipeline import Node, Pipeline
 
 from playing_with_mnist.ingest.model_input import digit_subset
+from playing_with_mnist.training.pipeline import training_pipeline
 
-from ..mnist_data import create_pipeline as mnist_data
-from ..preprocess import create_pipeline as preprocess
-from ..train.pipeline import training_pipeline
 from .nodes import (
     compare_transfer,
     select_mnist_model,
@@ -41,4 +39,4 @@ def create_pipeline(**kwargs) -> Pipeline:
         outputs={"mnist_model"},
         parameters={"params:train", "params:digits_train", "params:mnist_train"},
     )
-    return preprocess() + mnist_data() + experiment
+    return experiment

@@ -7,8 +7,8 @@ one training pipeline run under the ``noisy_labels`` namespace.
 
 from kedro.pipeline import Node, Pipeline
 
-from ..mnist_data import create_pipeline as mnist_data
-from ..train.pipeline import training_pipeline
+from playing_with_mnist.training.pipeline import training_pipeline
+
 from .document import write_noisy_document
 from .nodes import (
     analyse_noise,
@@ -49,4 +49,4 @@ def create_pipeline(**kwargs) -> Pipeline:
         inputs={"raw_noisy_digits", "mnist_images", "mnist_split", "trained_model", "mnist_model"},
         parameters={"params:preprocess", "params:mnist_input", "params:train", "params:noisy_train", "params:noisy_labels"},
     )
-    return mnist_data() + experiment
+    return experiment

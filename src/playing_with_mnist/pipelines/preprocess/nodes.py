@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from playing_with_mnist.analysis.figures import plot_image_grid
 from playing_with_mnist.ingest.archive import CharacterArchive
-from playing_with_mnist.ingest.model_input import decode_archive
+from playing_with_mnist.ingest.model_input import decode_archive, shuffled_per_class
 
 logger = logging.getLogger(__name__)
 
@@ -39,40 +39,6 @@ def build_image_cache(
         return previous_cache, previous_cache["summary"]
     model_input, summary = decode_archive(archive, params)
     return {**model_input, "cache_key": key, "summary": summary}, summary
-
-
-def shuffled_per_class(labels: torch.Tensor, num_classes: int, generator: torch.Generator) -> list[torch.Tensor]:
-    """For every class in order, the indices of its images in a seeded random order."""
-    members = [torch.nonzero(labels == label).flatten() for label in range(num_classes)]
-    return [m[torch.randperm(len(m), generator=generator)] for m in members]
-
-
-def split_settings(params: dict[str, Any]) -> dict[str, Any]:
-    """The ``split`` parameters that decide a split, as :func:`split_train_val` records them."""
-    return {"val_fraction": float(params["val_fraction"]), "seed": int(params["seed"])}
-
-
-def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """A stratified, seeded split: ``val_fraction`` of every class (at least one) goes to val.
-
-    Returns sorted index tensors ``train`` and ``val`` into the cache, with the settings used.
-    """
-    settings = split_settings(params)
-    fraction = settings["val_fraction"]
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"split.val_fraction must be between 0 and 1, got {fraction}")
-    generator = torch.Generator().manual_seed(settings["seed"])
-    train, val = [], []
-    for members in shuffled_per_class(character_images["labels"], len(character_images["class_names"]), generator):
-        n_val = min(max(1, round(len(members) * fraction)), len(members) - 1)
-        val.append(members[:n_val])
-        train.append(members[n_val:])
-    return {
-        "train": torch.cat(train).sort().values,
-        "val": torch.cat(val).sort().values,
-        **settings,
-        "fingerprint": character_images["fingerprint"],
-    }
 
 
 def plot_sample_inputs(character_images: dict[str, Any], per_class: int = 1, seed: int = 0) -> Figure:

@@ -2,7 +2,9 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import build_image_cache, plot_sample_inputs, split_train_val
+from playing_with_mnist.ingest.model_input import split_train_val
+
+from .nodes import build_image_cache, plot_sample_inputs
 
 
 def create_pipeline(**kwargs) -> Pipeline:

@@ -10,9 +10,8 @@ them side by side.
 from kedro.pipeline import Node, Pipeline
 
 from playing_with_mnist.sweep import registered_runs
+from playing_with_mnist.training.pipeline import training_pipeline
 
-from ..preprocess import create_pipeline as preprocess
-from ..train.pipeline import training_pipeline
 from .nodes import compare_sweep
 
 
@@ -30,4 +29,4 @@ def create_pipeline(**kwargs) -> Pipeline:
         inputs={"character_images", "train_val_split"},
         parameters={"params:train", "params:sweep.runs", *overrides},
     )
-    return preprocess() + sweep
+    return sweep
