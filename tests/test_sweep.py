@@ -58,7 +58,9 @@ def test_the_sweep_pipeline_trains_once_per_configuration_then_compares(monkeypa
     assert compare.inputs == ["params:sweep.runs"] + [f"sweep.{r}_s{s}_history" for r in ("seed", "tuned") for s in range(3)]
     assert set(compare.outputs) == {"sweep.comparison", "sweep.recipe_summary", "sweep.accuracy_curves"}
     training = next(n for n in pipeline.nodes if n.name == "sweep.tuned_s1.train_model")
-    assert {"character_images", "train_val_split", "params:train", "params:sweep.runs.tuned_s1"} <= set(training.inputs)
+    assert {"character_images", "train_val_split", "sweep.tuned_s1.train_config"} <= set(training.inputs)
+    settings = next(n for n in pipeline.nodes if n.name == "sweep.tuned_s1.resolve_train_config")
+    assert settings.inputs == ["params:train", "params:sweep.runs.tuned_s1"]
     # no training depends on another: a parallel runner may run all six at once
     assert all(not (pipeline.node_dependencies[n] & {m for m in pipeline.nodes if m.name.endswith(".train_model")})
                for n in pipeline.nodes if n.name.endswith(".train_model"))

@@ -53,20 +53,13 @@ class TrainingParametersHooks:
     """Check every training's settings before anything runs, naming a wrong or unknown parameter.
 
     A sweep's recipe with a typo would otherwise stop only when its training starts, after
-    others have run for hours; the check covers every instance of the training pipeline.
+    others have run for hours. Each training's settings node (tagged ``CONFIG_TAG``) is run on
+    the run's parameters here; its errors name the parameter.
     """
 
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
-        from playing_with_mnist.tracking.hooks import TRAINING_NODE
-        from playing_with_mnist.training.config import TrainConfig, merge_train_params
+        from playing_with_mnist.training.pipeline import CONFIG_TAG
 
-        trainings = [node for node in pipeline.nodes
-                     if node.name.split(".")[-1] == TRAINING_NODE and "params:train" in node.inputs]
-        if not trainings:
-            return
-        train = catalog.load("params:train")
-        TrainConfig.from_params(train, "train")
-        overrides = {i for node in trainings for i in node.inputs if i.startswith("params:") and i != "params:train"}
-        for name in sorted(overrides):
-            TrainConfig.from_params(merge_train_params(train, catalog.load(name)), name.removeprefix("params:"))
+        for node in pipeline.only_nodes_with_tags(CONFIG_TAG).nodes:
+            node.run({name: catalog.load(name) for name in node.inputs})

@@ -13,6 +13,8 @@ from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.ingest.sources import ImageSource
 from playing_with_mnist.pipelines.evaluate.nodes import evaluate_test_set
 from playing_with_mnist.pipelines.predict.nodes import predict_images
+from playing_with_mnist.training.checkpoints import TrainedModel
+from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.pipeline import train_model
 
 from ..params import PREPROCESS, TRAIN
@@ -20,10 +22,10 @@ from ..params import PREPROCESS, TRAIN
 
 @pytest.fixture(scope="module")
 def trained(tiny_cache: dict, tiny_split: dict) -> dict:
-    return train_model(tiny_cache, tiny_split, TRAIN)[0]
+    return train_model(tiny_cache, tiny_split, TrainConfig.from_params(TRAIN))[0]
 
 
-def test_predict_on_a_zip_and_on_a_folder_agree(trained: dict, tiny_zip: Path, tmp_path: Path) -> None:
+def test_predict_on_a_zip_and_on_a_folder_agree(trained: TrainedModel, tiny_zip: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(tiny_zip) as archive:
         archive.extractall(tmp_path / "folder")
     (tmp_path / "folder" / "notes.txt").write_text("not an image")
@@ -32,7 +34,7 @@ def test_predict_on_a_zip_and_on_a_folder_agree(trained: dict, tiny_zip: Path, t
     from_folder = predict_images(ImageSource.from_path(tmp_path / "folder"), trained, {"top_k": 3})
 
     assert len(from_zip) == 36 and (from_zip["error"] == "").all()
-    assert set(from_zip["predicted"]) <= set(trained["class_names"]) and from_zip["confidence"].between(0, 1).all()
+    assert set(from_zip["predicted"]) <= set(trained.class_names) and from_zip["confidence"].between(0, 1).all()
     assert all(len(top.split()) == 3 for top in from_zip["top"])
     assert all(row.top.startswith(f"{row.predicted}:") for row in from_zip.itertuples())
     broken = from_folder[from_folder["file"] == "broken.png"]
@@ -47,16 +49,16 @@ def test_predict_names_a_missing_path(tmp_path: Path) -> None:
         ImageSource.from_path(tmp_path / "nowhere")
 
 
-def test_evaluate_on_the_training_zip_matches_a_direct_prediction(trained: dict, tiny_zip: Path) -> None:
+def test_evaluate_on_the_training_zip_matches_a_direct_prediction(trained: TrainedModel, tiny_zip: Path) -> None:
     metrics, per_class, table, figure = evaluate_test_set(CharacterArchive.from_zip(tiny_zip), trained, PREPROCESS)
     plt.close(figure)
     assert metrics["images"] == 36 and metrics["classes"] == 6
     assert metrics["accuracy"] == pytest.approx((table["label"] == table["predicted_label"]).mean())
-    assert list(per_class["class"]) == trained["class_names"] and per_class["images"].sum() == 36
-    assert (table["true"] == [trained["class_names"][i] for i in range(6) for _ in range(6)]).all()
+    assert list(per_class["class"]) == trained.class_names and per_class["images"].sum() == 36
+    assert (table["true"] == [trained.class_names[i] for i in range(6) for _ in range(6)]).all()
 
 
-def test_evaluate_lists_classes_the_model_does_not_know(trained: dict, tmp_path: Path) -> None:
+def test_evaluate_lists_classes_the_model_does_not_know(trained: TrainedModel, tmp_path: Path) -> None:
     other = write_demo_zip(tmp_path / "other.zip", seed=1, images_per_class=2, image_size=(48, 36), characters="0123456789")
     with pytest.raises(ValueError, match="other.zip: class folder\\(s\\) the model was not trained on: Sample007, Sample008, Sample009, Sample010"):
         evaluate_test_set(CharacterArchive.from_zip(other), trained, PREPROCESS)

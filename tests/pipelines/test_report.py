@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
 from playing_with_mnist.pipelines.report.nodes import plot_accuracy, plot_loss, summarise_training
-from playing_with_mnist.pipelines.report.results_document import describe_options, write_results_document
+from playing_with_mnist.models import ResNetConfig
+from playing_with_mnist.pipelines.report.results_document import write_results_document
+from playing_with_mnist.training.checkpoints import TrainedModel, TrainingRun
+from playing_with_mnist.training.config import TrainConfig
 
 HISTORY = pd.DataFrame({
     "epoch": [1, 2, 3], "train_loss": [2.0, 1.0, 0.5], "train_accuracy": [0.2, 0.6, 0.5],
     "val_loss": [2.1, 1.2, 1.3], "val_accuracy": [0.25, 0.55, 0.5], "seconds": [3.0, 2.0, 2.0], "train_seconds": [2.5, 1.5, 1.5],
 })
-MODEL = {
-    "class_names": ["0", "1", "o", "O"], "run": {"device": "cpu (test)", "precision": "bf16"},
-    "source": {"kind": "synthetic demo", "seed": 0, "generator_version": 1},
-    "train_config": {"lr": 0.001, "weight_decay": 0.0001, "batch_size": 32, "val_batch_size": 64, "dropout": 0.7, "optimizer": "adam", "seed": 42},
-}
+MODEL = TrainedModel(
+    model_config=ResNetConfig(num_classes=4), state_dict={}, class_names=["0", "1", "o", "O"], class_folders=["0", "1", "o", "O"],
+    train_config=TrainConfig(), run=TrainingRun(device="cpu (test)", precision="bf16"),
+    source={"kind": "synthetic demo", "seed": 0, "generator_version": 1}, fingerprint="",
+)
 # The saved model's validation predictions: 3 of 4 right; the one wrong is "o" read as "O".
 PREDICTIONS = pd.DataFrame({"label": [0, 1, 2, 3], "predicted_label": [0, 1, 3, 3],
                             "true": ["0", "1", "o", "O"], "predicted": ["0", "1", "O", "O"]})
@@ -38,14 +43,14 @@ def test_metrics_give_the_saved_models_accuracy_and_the_case_folded_one() -> Non
     metrics = summarise_training(HISTORY, MODEL, PREDICTIONS)
     assert metrics["val_accuracy"] == pytest.approx(0.75)
     assert metrics["val_accuracy_case_folded"] == pytest.approx(1.0)
-    digits_only = {**MODEL, "class_names": list("0123")}
+    digits_only = replace(MODEL, class_names=list("0123"))
     assert summarise_training(HISTORY, digits_only, PREDICTIONS)["val_accuracy_case_folded"] is None
 
 
 def test_results_document_fills_the_seeds_results_and_says_what_was_skipped() -> None:
     per_class = pd.DataFrame({"class": ["0", "1", "o", "O"], "images": [2] * 4, "correct": [2, 1, 0, 2], "accuracy": [1.0, 0.5, 0.0, 1.0]})
     pairs = pd.DataFrame({"true": ["2", "1"], "predicted": ["3", "0"], "count": [2, 1]})
-    text = write_results_document(summarise_training(HISTORY, MODEL, PREDICTIONS), SUMMARY, per_class, pairs)
+    text = write_results_document(summarise_training(HISTORY, MODEL, PREDICTIONS), MODEL, SUMMARY, per_class, pairs)
     assert "| Max validation accuracy | 55.00% | 2 |" in text
     assert "| Training accuracy on last epoch | 50.00% | 3 |" in text
     assert "3 macOS metadata, 1 not an image" in text and "broken images skipped: 1" in text and "left out: Z" in text
@@ -59,19 +64,21 @@ def test_results_document_fills_the_seeds_results_and_says_what_was_skipped() ->
 def test_results_document_says_why_training_accuracy_reads_lower_under_the_recipe() -> None:
     per_class = pd.DataFrame({"class": ["0"], "images": [2], "correct": [2], "accuracy": [1.0]})
     pairs = pd.DataFrame({"true": [], "predicted": [], "count": []})
-    config = {**MODEL["train_config"], "augment": {"rotate": 10}, "model": {"drop_path": 0.1}}
-    metrics = summarise_training(HISTORY, {**MODEL, "train_config": config}, PREDICTIONS)
-    text = write_results_document(metrics, SUMMARY, per_class, pairs)
+    model = replace(MODEL, train_config=TrainConfig.from_params({"augment": {"rotate": 10}, "model": {"drop_path": 0.1}}))
+    metrics = summarise_training(HISTORY, model, PREDICTIONS)
+    text = write_results_document(metrics, model, SUMMARY, per_class, pairs)
     assert "as they are trained on (dropout on, blocks skipped at random, augmented)." in text
 
 
 def test_the_recipe_options_that_are_on_are_named_with_their_settings() -> None:
-    options = describe_options({"augment": {"rotate": 10, "elastic": 0, "elastic_sigma": 3}, "label_smoothing": 0.1,
-                                "ema_decay": 0, "sam_rho": 0.05, "tta": True})
-    assert options == "augmentation (rotate 10), label smoothing 0.1, sharpness-aware steps (rho 0.05), test-time augmentation"
-    assert describe_options({"augment": {"rotate": 0}, "sam_rho": 0, "model": {"downsample": "stride", "drop_path": 0}}) == "none (the seed's recipe)"
+    options = TrainConfig.from_params({"augment": {"rotate": 10, "elastic": 0, "elastic_sigma": 3}, "label_smoothing": 0.1,
+                                       "ema_decay": 0, "tta": True}).describe_options()
+    assert options == "augmentation (rotate 10.0), label smoothing 0.1, test-time augmentation"
+    assert TrainConfig.from_params({"augment": {"rotate": 0}, "model": {"downsample": "stride", "drop_path": 0}}).describe_options() \
+        == "none (the seed's recipe)"
     model = {"downsample": "pool", "drop_path": 0.1, "zero_init_residual": True, "hidden_units": [256, 128]}
-    assert describe_options({"model": model}) == "pooled downsampling, stochastic depth (up to 0.1), residual branches started at zero"
+    assert TrainConfig.from_params({"model": model}).describe_options() \
+        == "pool downsampling, stochastic depth (up to 0.1), residual branches started at zero"
 
 
 @pytest.mark.parametrize("plot", [plot_loss, plot_accuracy])
@@ -89,7 +96,7 @@ def test_validation_reports_from_a_trained_model(tiny_cache: dict, tiny_split: d
 
     from ..params import TRAIN
 
-    trained, _ = train_model(tiny_cache, tiny_split, TRAIN)
+    trained, _ = train_model(tiny_cache, tiny_split, TrainConfig.from_params(TRAIN))
     table = predict_validation(trained, tiny_cache, tiny_split)
     assert len(table) == len(tiny_split["val"]) and table["confidence"].between(0, 1).all()
     assert (table["true"] == [tiny_cache["class_names"][i] for i in tiny_cache["labels"][tiny_split["val"]]]).all()

@@ -9,6 +9,8 @@ import torch
 
 from playing_with_mnist.models import build_model
 from playing_with_mnist.pipelines.train.nodes import check_split_is_current
+from playing_with_mnist.training.checkpoints import TrainedModel
+from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.pipeline import train_model
 from playing_with_mnist.training.engine import predict_logits
 
@@ -16,29 +18,28 @@ from ..params import SPLIT, TRAIN
 
 
 def test_training_returns_history_and_a_rebuildable_model(tiny_cache: dict, tiny_split: dict) -> None:
-    trained, history = train_model(tiny_cache, tiny_split, {**TRAIN, "epochs": 2})
+    trained, history = train_model(tiny_cache, tiny_split, TrainConfig.from_params({**TRAIN, "epochs": 2}))
     assert list(history.columns) == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds", "train_seconds"]
     assert history["epoch"].tolist() == [1, 2]
     assert history[["train_accuracy", "val_accuracy"]].apply(lambda c: c.between(0, 1)).all().all()
 
     buffer = io.BytesIO()
-    torch.save(trained, buffer)
+    torch.save(trained.to_checkpoint(), buffer)
     buffer.seek(0)
-    loaded = torch.load(buffer, weights_only=True)
-    model = build_model(loaded["model_config"])
-    model.load_state_dict(loaded["state_dict"])
-    assert loaded["class_names"] == tiny_cache["class_names"]
-    assert loaded["run"]["precision"] == "fp32" and loaded["run"]["device_type"] == "cpu"
+    checkpoint = torch.load(buffer, weights_only=True)  # the file format: a plain dict
+    model = build_model(checkpoint["model_config"])
+    model.load_state_dict(checkpoint["state_dict"])
+    assert checkpoint["class_names"] == tiny_cache["class_names"] and checkpoint["image_size"] == 32
+    assert checkpoint["run"]["precision"] == "fp32" and checkpoint["run"]["device_type"] == "cpu"
+    assert TrainedModel.from_checkpoint(checkpoint).train_config == trained.train_config
 
     val_images = tiny_cache["images"][tiny_split["val"]]
-    original = build_model(trained["model_config"])
-    original.load_state_dict(trained["state_dict"])
-    assert torch.equal(predict_logits(model, val_images, 16, "fp32"), predict_logits(original, val_images, 16, "fp32"))
+    assert torch.equal(predict_logits(model, val_images, 16, "fp32"), predict_logits(trained.build(), val_images, 16, "fp32"))
 
 
 def test_same_seed_gives_the_same_history(tiny_cache: dict, tiny_split: dict) -> None:
-    _, first = train_model(tiny_cache, tiny_split, TRAIN)
-    _, second = train_model(tiny_cache, tiny_split, TRAIN)
+    _, first = train_model(tiny_cache, tiny_split, TrainConfig.from_params(TRAIN))
+    _, second = train_model(tiny_cache, tiny_split, TrainConfig.from_params(TRAIN))
     columns = ["train_loss", "train_accuracy", "val_loss", "val_accuracy"]
     assert first[columns].equals(second[columns])
 
@@ -50,12 +51,12 @@ def test_same_seed_gives_the_same_history(tiny_cache: dict, tiny_split: dict) ->
 )
 def test_bad_parameters_name_the_parameter(tiny_cache: dict, tiny_split: dict, override: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        train_model(tiny_cache, tiny_split, {**TRAIN, **override})
+        train_model(tiny_cache, tiny_split, TrainConfig.from_params({**TRAIN, **override}))
 
 
 def test_a_split_of_other_data_is_refused(tiny_cache: dict, tiny_split: dict) -> None:
     with pytest.raises(ValueError, match="split was made from other data than the images; run the pipeline that makes both again"):
-        train_model(tiny_cache, {**tiny_split, "fingerprint": "something else"}, TRAIN)
+        train_model(tiny_cache, {**tiny_split, "fingerprint": "something else"}, TrainConfig.from_params(TRAIN))
 
 
 def test_a_split_made_with_other_split_parameters_is_refused(tiny_split: dict) -> None:

@@ -9,51 +9,39 @@ import torch
 
 from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.ingest.model_input import ModelInput, decode_archive
-from playing_with_mnist.models import build_model
+from playing_with_mnist.training.checkpoints import TrainedModel
 from playing_with_mnist.training.engine import predict_logits
 from playing_with_mnist.training.hardware import select_device, select_precision
 
 
-def load_model(trained_model: dict[str, Any]) -> torch.nn.Module:
-    """Rebuild the network from a saved checkpoint dict (config + weights)."""
-    model = build_model(trained_model["model_config"])
-    model.load_state_dict(trained_model["state_dict"])
-    return model.eval()
-
-
-def decode_test_zip(archive: CharacterArchive, trained_model: dict[str, Any], params: dict[str, Any]) -> tuple[ModelInput, torch.Tensor]:
+def decode_test_zip(archive: CharacterArchive, trained_model: TrainedModel, params: dict[str, Any]) -> tuple[ModelInput, torch.Tensor]:
     """A labelled zip in the training layout, decoded exactly as the training set was
     (``decode_archive`` at the model's image size), and its labels as the model's class indices.
 
     Class folders are matched to the model's by name; a folder the model does not know is an
     error that lists them all.
     """
-    test, _ = decode_archive(archive, {**params, "image_size": trained_model["image_size"]})
-    known = {folder: index for index, folder in enumerate(trained_model["class_folders"])}
+    test, _ = decode_archive(archive, {**params, "image_size": trained_model.image_size})
+    known = {folder: index for index, folder in enumerate(trained_model.class_folders)}
     unknown = [folder for folder in test["class_folders"] if folder not in known]
     if unknown:
         raise ValueError(
             f"{archive.path.name}: class folder(s) the model was not trained on: {', '.join(unknown)}. "
-            f"The model knows {len(known)} classes: {', '.join(trained_model['class_folders'])}"
+            f"The model knows {len(known)} classes: {', '.join(trained_model.class_folders)}"
         )
     to_model = torch.tensor([known[folder] for folder in test["class_folders"]])
     return test, to_model[test["labels"]]
 
 
-def uses_tta(trained_model: dict[str, Any]) -> bool:
-    """Whether the model was trained with ``train.tta``: then every prediction averages its test-time views."""
-    return bool(trained_model.get("train_config", {}).get("tta", False))
-
-
-def predict(trained_model: dict[str, Any], images: torch.Tensor, batch_size: int = 256, tta: bool | None = None) -> torch.Tensor:
+def predict(trained_model: TrainedModel, images: torch.Tensor, batch_size: int = 256, tta: bool | None = None) -> torch.Tensor:
     """Class probabilities [N, C] for uint8 images [N, 1, S, S], on the best device available.
 
     Test-time augmentation is on when the model was trained with ``train.tta`` (``tta=None``)
     or when ``tta`` says so.
     """
     device = select_device("auto")
-    model = load_model(trained_model).to(device)
-    tta = uses_tta(trained_model) if tta is None else tta
+    model = trained_model.build().to(device)
+    tta = trained_model.tta if tta is None else tta
     logits = predict_logits(model, images.to(device), batch_size, select_precision("auto", device), tta=tta)
     return logits.softmax(1).cpu()
 

@@ -9,10 +9,10 @@ from .character_archive import CharacterArchiveDataset, NoisyDigitArchiveDataset
 from .checkpoint_file import CheckpointFile, CheckpointFileDataset
 from .image_source import ImageSourceDataset
 from .mnist import MnistDataset
-from .torch_object import TorchObjectDataset
+from .torch_object import TorchObjectDataset, TrainedModelDataset
 
 __all__ = [
     "CSVDataset", "CharacterArchiveDataset", "CheckpointFile", "CheckpointFileDataset", "ImageSourceDataset",
     "JSONDataset", "MarkdownReportDataset", "MatplotlibDataset", "MnistDataset", "NoisyDigitArchiveDataset",
-    "TextDataset", "TorchObjectDataset",
+    "TextDataset", "TorchObjectDataset", "TrainedModelDataset",
 ]

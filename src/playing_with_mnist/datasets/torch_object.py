@@ -63,3 +63,19 @@ class TorchObjectDataset(AbstractVersionedDataset[Any, Any]):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "version": self._version}
+
+
+class TrainedModelDataset(TorchObjectDataset):
+    """A :class:`~playing_with_mnist.training.checkpoints.TrainedModel`; on disk, its checkpoint dict."""
+
+    def load(self) -> Any:
+        from playing_with_mnist.training.checkpoints import TrainedModel
+
+        checkpoint = super().load()
+        try:
+            return None if checkpoint is None else TrainedModel.from_checkpoint(checkpoint)
+        except ValueError as error:
+            raise DatasetError(f"{self._filepath} is not a model this version can read: {error}") from error
+
+    def save(self, data: Any) -> None:
+        super().save(data.to_checkpoint())

@@ -15,7 +15,7 @@ not what they hold: the table and the parameter count stay the seed's.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import torch
@@ -23,44 +23,38 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import stochastic_depth
 
+from playing_with_mnist.typed_settings import from_mapping
+
 DOWNSAMPLING = ("stride", "pool")
 
 
 @dataclass(frozen=True)
-class ResNetConfig:
-    """Everything needed to rebuild the network; stored with its weights."""
+class Architecture:
+    """The network's shape, as ``train.model`` sets it; the seed's by default.
 
-    num_classes: int
+    ``describe`` metadata: how the Results document names a setting that is not the seed's.
+    """
+
     in_channels: int = 1
     stem_channels: int = 64
     block_channels: tuple[int, ...] = (64, 128, 256, 512, 512)
     strides: tuple[int, ...] = (1, 1, 1, 6, 1)
     hidden_units: tuple[int, ...] = (256, 128)
-    dropout: float = 0.7
-    image_size: int = 32
-    # Input normalisation, (x - input_mean) / input_std, part of the model so that every
-    # user of a checkpoint feeds it the same way. 0 and 1 (the seed's) change nothing.
-    input_mean: float = 0.0
-    input_std: float = 1.0
     # How a block with stride s > 1 shrinks its input: "stride" (the conv and the shortcut
     # skip positions) or "pool" (average-pool to the strided output size, then stride 1).
-    downsample: str = "stride"
+    downsample: str = field(default="stride", metadata={"describe": "{} downsampling"})
     # Stochastic depth (Huang et al. 2016): in training, each image skips a block's residual
     # branch (keeping its shortcut) with a chance growing linearly over the blocks to this.
-    drop_path: float = 0.0
+    drop_path: float = field(default=0.0, metadata={"describe": "stochastic depth (up to {})"})
     # Start each block's last BatchNorm scale at 0, so every block begins as its shortcut
     # (Goyal et al. 2017; torchvision's zero_init_residual).
-    zero_init_residual: bool = False
+    zero_init_residual: bool = field(default=False, metadata={"describe": "residual branches started at zero"})
 
     def __post_init__(self) -> None:
-        if self.num_classes < 2:
-            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
+        for name in ("block_channels", "strides", "hidden_units"):  # YAML gives lists
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         if len(self.block_channels) != len(self.strides):
             raise ValueError("block_channels and strides must have the same length")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
-        if not self.input_std > 0:
-            raise ValueError(f"input_std must be above 0, got {self.input_std}")
         if self.downsample not in DOWNSAMPLING:
             raise ValueError(f"downsample must be one of {', '.join(DOWNSAMPLING)}, got {self.downsample!r}")
         if not isinstance(self.drop_path, (int, float)) or not 0.0 <= self.drop_path < 1.0:
@@ -72,17 +66,32 @@ class ResNetConfig:
         """Plain types only, so the config survives ``torch.load(weights_only=True)``."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
+
+@dataclass(frozen=True, kw_only=True)
+class ResNetConfig(Architecture):
+    """Everything needed to rebuild the network (its architecture and what the data decides); stored with its weights."""
+
+    num_classes: int
+    dropout: float = 0.7
+    image_size: int = 32
+    # Input normalisation, (x - input_mean) / input_std, part of the model so that every
+    # user of a checkpoint feeds it the same way. 0 and 1 (the seed's) change nothing.
+    input_mean: float = 0.0
+    input_std: float = 1.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be at least 2, got {self.num_classes}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not self.input_std > 0:
+            raise ValueError(f"input_std must be above 0, got {self.input_std}")
+
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ResNetConfig":
-        """The config from its ``to_dict()`` form; a setting this version does not know (a model
-        saved by a newer version) is a ValueError that names it."""
-        unknown = sorted(set(values) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(
-                f"unknown model setting(s) {', '.join(unknown)}: the model was made by a newer version "
-                "of playing-with-mnist; update the project to read it"
-            )
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        """The config from its ``to_dict()`` form (a setting it lacks takes its default)."""
+        return from_mapping(cls, values, "model_config")
 
 
 class BasicBlock(nn.Module):

@@ -13,15 +13,14 @@ import torch
 from kedro.framework.hooks import hook_impl
 
 from playing_with_mnist.sweep import training_tags
-from playing_with_mnist.training.config import TrainConfig, merge_train_params
+from playing_with_mnist.training.checkpoints import TrainedModel
+from playing_with_mnist.training.config import TrainConfig
+from playing_with_mnist.training.pipeline import TRAINING_TAG
 
 from .artifacts import TASK1_REPORT, flatten, git_commit, is_report, log_history, log_object, suffix
 from .store import IN_MEMORY_STORE, absolute_store, check_store
 
 logger = logging.getLogger(__name__)
-
-TRAINING_NODE = "train_model"  # the training node's name in every instance of the training pipeline
-
 
 class TrainingTrackingHooks:
     """Configure kedro-mlflow's store inside the project, and log one nested MLflow run per training."""
@@ -97,31 +96,24 @@ class TrainingTrackingHooks:
 
     @hook_impl
     def before_node_run(self, node, inputs: dict[str, Any]) -> None:  # noqa: ANN001 - Kedro's signature
-        if not self.enabled or not node.name.split(".")[-1] == TRAINING_NODE:
+        if not self.enabled or TRAINING_TAG not in node.tags:
             return
         parent = self._parent_run()
         if parent is None:  # kedro-mlflow is off for this pipeline
             return
         namespace = node.namespace or "train"
         tags = training_tags(namespace)
-        params = {k: v for k, v in inputs.items() if k.startswith("params:")}
-        train = params.pop("params:train", {})
-        overrides = next(iter(params.values()), None)
-        model_input = next((v for v in inputs.values() if isinstance(v, dict) and "fingerprint" in v and "images" in v), {})
-        try:
-            resolved = TrainConfig.from_params(merge_train_params(train, overrides)).to_dict()
-        except ValueError:
-            resolved = merge_train_params(train, overrides)  # the node itself will say what is wrong
+        config = next(value for value in inputs.values() if isinstance(value, TrainConfig))
+        model_input = inputs[node.inputs[0]]  # train_model's first argument
         run = self.client.create_run(
             parent[1], run_name=namespace,
             tags={"mlflow.parentRunId": parent[0], "training": namespace, **self.context_tags, **tags},
         )
-        source = model_input.get("source", {})
-        values = {**flatten(resolved, "train."), "recipe": tags.get("recipe", self.recipe),
-                  "data.source": json.dumps(source, sort_keys=True, default=str)[:500],
-                  "data.fingerprint": str(model_input.get("fingerprint", ""))[:500],
-                  "data.images": len(model_input.get("images", [])),
-                  "started_from_pretrained": node.func.__name__ == "fine_tune_model"}
+        values = {**flatten(config.to_dict(), "train."), "recipe": tags.get("recipe", self.recipe),
+                  "data.source": json.dumps(model_input["source"], sort_keys=True, default=str)[:500],
+                  "data.fingerprint": str(model_input["fingerprint"])[:500],
+                  "data.images": len(model_input["images"]),
+                  "started_from_pretrained": any(isinstance(value, TrainedModel) for value in inputs.values())}
         from mlflow.entities import Param
 
         self.client.log_batch(run.info.run_id, params=[Param(k, str(v)[:6000]) for k, v in values.items()])
@@ -134,13 +126,11 @@ class TrainingTrackingHooks:
             return
         trained_model, history = outputs[node.outputs[0]], outputs[node.outputs[1]]
         log_history(self.client, run_id, history)
-        run = trained_model.get("run", {})
-        for key in ("device", "precision"):
-            self.client.set_tag(run_id, key, str(run.get(key)))
-        self.client.set_tag(run_id, "ema", str(run.get("ema", False)))
+        for key in ("device", "precision", "ema"):
+            self.client.set_tag(run_id, key, str(getattr(trained_model.run, key)))
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "resnet.pt"
-            torch.save(trained_model, path)  # the same weights-only checkpoint as data/06_models
+            torch.save(trained_model.to_checkpoint(), path)  # the same weights-only checkpoint as data/06_models
             self.client.log_artifact(run_id, str(path), artifact_path="model")
         self.client.set_terminated(run_id, "FINISHED")
         self.training_runs[node.namespace or "train"] = run_id

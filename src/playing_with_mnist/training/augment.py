@@ -15,8 +15,7 @@ state saved in checkpoints), so a batch is augmented the same way on every devic
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from typing import Any
+from dataclasses import dataclass, field, fields
 
 import torch
 import torch.nn.functional as F
@@ -24,45 +23,38 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class AugmentConfig:
-    """Strength of each augmentation; 0 turns it off (the default: the seed augments nothing)."""
+    """Strength of each augmentation; 0 turns it off (the default: the seed augments nothing).
 
-    rotate: float = 0.0      # degrees, drawn uniformly from [-rotate, rotate]
-    scale: float = 0.0       # relative size change, from [1 - scale, 1 + scale]
-    shear: float = 0.0       # degrees of horizontal shear, from [-shear, shear]
-    translate: float = 0.0   # shift as a share of the image side, from [-translate, translate] each way
-    elastic: float = 0.0     # elastic distortion: largest displacement in pixels (Simard et al. 2003)
+    ``describe`` metadata: how the Results document names a setting that is on.
+    """
+
+    rotate: float = field(default=0.0, metadata={"describe": "rotate {}"})        # degrees, from [-rotate, rotate]
+    scale: float = field(default=0.0, metadata={"describe": "scale {}"})          # relative size change, from [1 - scale, 1 + scale]
+    shear: float = field(default=0.0, metadata={"describe": "shear {}"})          # degrees of horizontal shear, from [-shear, shear]
+    translate: float = field(default=0.0, metadata={"describe": "translate {}"})  # shift as a share of the side, from [-translate, translate] each way
+    elastic: float = field(default=0.0, metadata={"describe": "elastic {}"})      # elastic distortion: largest displacement in pixels (Simard et al. 2003)
     elastic_sigma: float = 3.0  # smoothness of the elastic field, in pixels
-    stroke: float = 0.0      # stroke width change: pixels added (or removed) on each side, from [-stroke, stroke]
-    erase: float = 0.0       # probability that an image has one random rectangle erased to background
+    stroke: float = field(default=0.0, metadata={"describe": "stroke {}"})        # stroke width change: pixels on each side, from [-stroke, stroke]
+    erase: float = field(default=0.0, metadata={"describe": "erase {}"})          # probability that an image has one random rectangle erased to background
 
-    @classmethod
-    def from_params(cls, params: dict[str, Any] | None, section: str = "train.augment") -> "AugmentConfig":
-        """Build from a parameter dict; an unknown name or a bad value names the parameter."""
-        params = dict(params or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(f'{section}.{k}' for k in unknown)}; known: {', '.join(sorted(known))}")
-        for name, value in params.items():
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                raise ValueError(f"{section}.{name} must be a number of at least 0, got {value!r}")
-        config = cls(**{k: float(v) for k, v in params.items()})
-        if config.scale >= 1:
-            raise ValueError(f"{section}.scale must be below 1, got {config.scale!r}")
-        if config.stroke > 1:
-            raise ValueError(f"{section}.stroke is at most 1 (one pixel on each side of a stroke), got {config.stroke!r}")
-        if config.erase > 1:
-            raise ValueError(f"{section}.erase is a probability: it must be at most 1, got {config.erase!r}")
-        if config.elastic > 0 and config.elastic_sigma <= 0:
-            raise ValueError(f"{section}.elastic_sigma must be above 0 when elastic is on, got {config.elastic_sigma!r}")
-        return config
+                raise ValueError(f"{f.name} must be a number of at least 0, got {value!r}")
+            object.__setattr__(self, f.name, float(value))
+        if self.scale >= 1:
+            raise ValueError(f"scale must be below 1, got {self.scale!r}")
+        if self.stroke > 1:
+            raise ValueError(f"stroke is at most 1 (one pixel on each side of a stroke), got {self.stroke!r}")
+        if self.erase > 1:
+            raise ValueError(f"erase is a probability: it must be at most 1, got {self.erase!r}")
+        if self.elastic > 0 and self.elastic_sigma <= 0:
+            raise ValueError(f"elastic_sigma must be above 0 when elastic is on, got {self.elastic_sigma!r}")
 
     @property
     def enabled(self) -> bool:
         return any((self.rotate, self.scale, self.shear, self.translate, self.elastic, self.stroke, self.erase))
-
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
 
 
 def _uniform(count: int, low: float, high: float, generator: torch.Generator) -> torch.Tensor:

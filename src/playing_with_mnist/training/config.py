@@ -1,11 +1,19 @@
-"""Training settings: the seed's hyper-parameters by default, validated up front."""
+"""Training settings: the seed's hyper-parameters by default, checked once, before anything trains.
+
+A training's settings are ``train`` with, for an experiment's own runs, its overrides laid on top
+(``mnist_train``, a sweep's recipe): :meth:`TrainConfig.from_params` merges and checks them, once
+per training, and the result is handed to the training node. Each option's ``describe`` metadata
+is how the Results document names it when it is on.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from playing_with_mnist.models.resnet import ResNetConfig
+from playing_with_mnist.models.resnet import Architecture
+from playing_with_mnist.typed_settings import describe_changes, from_mapping
 
 from .augment import AugmentConfig
 from .hardware import DEVICES, PRECISIONS
@@ -13,6 +21,8 @@ from .schedule import SCHEDULES
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SWITCHES = ("auto", True, False)
+# Settings earlier versions had, dropped when a checkpoint that holds them is read.
+RETIRED = ("sam_rho",)
 
 
 @dataclass(frozen=True)
@@ -30,101 +40,90 @@ class TrainConfig:
     channels_last: Any = "auto"
     compile: Any = "auto"
     resume: bool = False
-    model: dict = field(default_factory=dict)
+    model: Architecture = field(default_factory=Architecture)
     # Options beyond the seed's recipe, all off by default (conf/tuned turns them on).
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    normalize: bool = False       # scale inputs by the training set's mean and std (stored with the model)
-    schedule: str = "constant"    # constant | cosine | onecycle, peaking at lr
-    warmup_fraction: float = 0.0  # share of the run spent warming up (onecycle: rising; 0 there = 0.3)
-    label_smoothing: float = 0.0
-    mixup: float = 0.0            # 0 = off; else alpha of Beta(alpha, alpha): blend image pairs and their labels
-    ema_decay: float = 0.0        # 0 = off; else the EMA of the weights validates and is saved
-    tta: bool = False             # evaluate/predict average the image and its views (augment.TTA_VIEWS)
-    sam_rho: float = 0.0          # 0 = off; else sharpness-aware steps: the gradient taken this far uphill (twice the cost)
+    augment: AugmentConfig = field(default_factory=AugmentConfig, metadata={"describe": "augmentation ({})"})
+    # Scale inputs by the training set's mean and std (stored with the model).
+    normalize: bool = field(default=False, metadata={"describe": "input normalisation"})
+    schedule: str = field(default="constant", metadata={"describe": "{} schedule"})  # peaking at lr
+    # Share of the run spent warming up (onecycle: rising; 0 there = 0.3).
+    warmup_fraction: float = field(default=0.0, metadata={"describe": "warm-up {} of the run"})
+    label_smoothing: float = field(default=0.0, metadata={"describe": "label smoothing {}"})
+    # 0 = off; else alpha of Beta(alpha, alpha): blend image pairs and their labels.
+    mixup: float = field(default=0.0, metadata={"describe": "mixup (alpha {})"})
+    # 0 = off; else the EMA of the weights validates and is saved.
+    ema_decay: float = field(default=0.0, metadata={"describe": "weight EMA {}"})
+    # Evaluate/predict average the image and its views (augment.TTA_VIEWS).
+    tta: bool = field(default=False, metadata={"describe": "test-time augmentation"})
 
     @classmethod
-    def from_params(cls, params: dict[str, Any], section: str = "train") -> "TrainConfig":
-        """Build from the ``train`` parameters; a wrong name or value names the parameter."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(f'{section}.{k}' for k in unknown)}; known: {', '.join(sorted(known))}")
-        values = dict(params)
-        if not isinstance(values.get("augment", {}), (dict, AugmentConfig)):
-            raise ValueError(f"{section}.augment must be a mapping of augmentation settings, got {values['augment']!r}")
-        if isinstance(values.get("augment"), dict):
-            values["augment"] = AugmentConfig.from_params(values["augment"], f"{section}.augment")
-        config = cls(**values)
-        config.validate(section)
+    def from_params(cls, train: dict[str, Any], overrides: dict[str, Any] | None = None, section: str = "train") -> TrainConfig:
+        """``train`` with ``overrides`` laid on top (nested ``model`` and ``augment`` merge key by
+        key), checked; a wrong name or value is a ValueError naming the parameter under ``section``."""
+        if overrides and section != "train":
+            cls.from_params(train)  # a wrong value in train itself is named as train's
+        values = dict(train)
+        for key, value in (overrides or {}).items():
+            nested = isinstance(value, dict) and isinstance(values.get(key), dict)
+            values[key] = {**values[key], **value} if nested else value
+        for name, kind in (("model", Architecture), ("augment", AugmentConfig)):
+            if not isinstance(values.get(name, {}), dict):
+                raise ValueError(f"{section}.{name} must be a mapping of settings, got {values[name]!r}")
+            try:
+                values[name] = from_mapping(kind, values.get(name, {}), f"{section}.{name}")
+            except ValueError as error:
+                message = str(error)
+                raise ValueError(message if message.startswith("unknown") else f"{section}.{name}.{message}") from None
+        config = from_mapping(cls, values, section)
+        config.check(section)
         return config
 
-    def validate(self, section: str = "train") -> None:
-        def fail(name: str, rule: str) -> None:
-            raise ValueError(f"{section}.{name} {rule}, got {getattr(self, name)!r}")
+    @classmethod
+    def from_checkpoint(cls, values: dict[str, Any]) -> TrainConfig:
+        """The settings a saved model or checkpoint was trained with (its ``to_dict()`` form)."""
+        return cls.from_params({k: v for k, v in values.items() if k not in RETIRED}, section="train_config")
 
-        for name in ("epochs", "batch_size", "val_batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                fail(name, "must be a whole number of at least 1")
-        if not isinstance(self.lr, (int, float)) or not self.lr > 0:
-            fail("lr", "must be a number above 0")
-        if not isinstance(self.weight_decay, (int, float)) or self.weight_decay < 0:
-            fail("weight_decay", "must be a number of at least 0")
-        if not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
-            fail("dropout", "must be in [0, 1)")
-        if self.optimizer not in OPTIMIZERS:
-            fail("optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
-        if self.device not in DEVICES:
-            fail("device", f"must be one of {', '.join(DEVICES)}")
-        if self.precision not in PRECISIONS:
-            fail("precision", f"must be one of {', '.join(PRECISIONS)}")
-        for name in ("channels_last", "compile"):
-            if getattr(self, name) not in SWITCHES:
-                fail(name, "must be auto, true or false")
-        for name in ("resume", "normalize", "tta"):
-            if not isinstance(getattr(self, name), bool):
-                fail(name, "must be true or false")
-        if self.schedule not in SCHEDULES:
-            fail("schedule", f"must be one of {', '.join(SCHEDULES)}")
-        if not isinstance(self.warmup_fraction, (int, float)) or isinstance(self.warmup_fraction, bool) or not 0 <= self.warmup_fraction < 1:
-            fail("warmup_fraction", "must be a share of the run in [0, 1)")
-        if not isinstance(self.label_smoothing, (int, float)) or not 0 <= self.label_smoothing < 1:
-            fail("label_smoothing", "must be in [0, 1)")
-        if not isinstance(self.mixup, (int, float)) or isinstance(self.mixup, bool) or self.mixup < 0:
-            fail("mixup", "must be a number of at least 0: 0 turns it off, 0.2 blends gently")
-        if not isinstance(self.ema_decay, (int, float)) or not 0 <= self.ema_decay < 1:
-            fail("ema_decay", "must be in [0, 1): 0 turns the average off, 0.998 keeps a long memory")
-        if not isinstance(self.sam_rho, (int, float)) or isinstance(self.sam_rho, bool) or self.sam_rho < 0:
-            fail("sam_rho", "must be a number of at least 0: 0 turns it off, 0.05 is the usual radius")
-        self._validate_model(section)
-
-    def _validate_model(self, section: str) -> None:
-        # The class count, dropout and image size come from the data and `dropout`, not from here.
-        settable = {f.name for f in fields(ResNetConfig)} - {"num_classes", "dropout", "image_size", "input_mean", "input_std"}
-        if not isinstance(self.model, dict):
-            raise ValueError(f"{section}.model must be a mapping of architecture settings, got {self.model!r}")
-        unknown = sorted(set(self.model) - settable)
-        if unknown:
-            raise ValueError(f"unknown parameter(s) {', '.join(f'{section}.model.{k}' for k in unknown)}; known: {', '.join(sorted(settable))}")
-        try:
-            ResNetConfig.from_dict({**self.model, "num_classes": 2})
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{section}.model: {error}") from None
+    def check(self, section: str = "train") -> None:
+        for names, valid, rule in _RULES:
+            for name in names:
+                if not valid(getattr(self, name)):
+                    raise ValueError(f"{section}.{name} {rule}, got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain values (as the parameters spell them), as checkpoints and metrics files keep them."""
+        return {**asdict(self), "model": self.model.to_dict()}
+
+    def describe_options(self) -> str:
+        """The options beyond the seed's recipe that are on, in words ("none" for the seed's)."""
+        return ", ".join(describe_changes(self)) or "none (the seed's recipe)"
+
+    def without(self, *names: str) -> TrainConfig:
+        """These settings back at their defaults: what two configs must share to continue one another."""
+        defaults = TrainConfig()
+        return replace(self, **{name: getattr(defaults, name) for name in names})
 
 
-def merge_train_params(train: dict[str, Any], overrides: dict[str, Any] | None) -> dict[str, Any]:
-    """``train`` with ``overrides`` on top; nested settings (``model``, ``augment``) merge key by key.
+def _number(low: float, high: float | None = None, low_open: bool = False) -> Callable[[Any], bool]:
+    def valid(value: Any) -> bool:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        return (value > low if low_open else value >= low) and (high is None or value < high)
+    return valid
 
-    The MNIST experiments' parameters (``mnist_train`` ...) hold only what differs from ``train``,
-    so a recipe that changes ``train`` (``--env=tuned``) changes their training too.
-    """
-    merged = dict(train)
-    for key, value in (overrides or {}).items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = {**merged[key], **value}
-        else:
-            merged[key] = value
-    return merged
+
+_RULES: list[tuple[tuple[str, ...], Callable[[Any], bool], str]] = [
+    (("epochs", "batch_size", "val_batch_size"), lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+     "must be a whole number of at least 1"),
+    (("lr",), _number(0, low_open=True), "must be a number above 0"),
+    (("weight_decay",), _number(0), "must be a number of at least 0"),
+    (("dropout", "label_smoothing"), _number(0, 1), "must be in [0, 1)"),
+    (("optimizer",), lambda v: v in OPTIMIZERS, f"must be one of {', '.join(OPTIMIZERS)}"),
+    (("device",), lambda v: v in DEVICES, f"must be one of {', '.join(DEVICES)}"),
+    (("precision",), lambda v: v in PRECISIONS, f"must be one of {', '.join(PRECISIONS)}"),
+    (("channels_last", "compile"), lambda v: v in SWITCHES, "must be auto, true or false"),
+    (("resume", "normalize", "tta"), lambda v: isinstance(v, bool), "must be true or false"),
+    (("schedule",), lambda v: v in SCHEDULES, f"must be one of {', '.join(SCHEDULES)}"),
+    (("warmup_fraction",), _number(0, 1), "must be a share of the run in [0, 1)"),
+    (("mixup",), _number(0), "must be a number of at least 0: 0 turns it off, 0.2 blends gently"),
+    (("ema_decay",), _number(0, 1), "must be in [0, 1): 0 turns the average off, 0.998 keeps a long memory"),
+]

@@ -19,8 +19,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from .augment import TTA_VIEWS, AugmentConfig, TTAView, augment_batch, view_batch
 from .ema import WeightAverage
-from .mixup import MixedBatch, mixup_batch
-from .sam import sharpness_aware_gradients
+from .mixup import mixup_batch
 
 
 class NonFiniteLossError(RuntimeError):
@@ -44,7 +43,6 @@ class StepOptions:
     mixup: float = 0.0                    # Beta(alpha, alpha) of mixup; 0 = off
     scheduler: LRScheduler | None = None  # stepped after every batch
     ema: WeightAverage | None = None      # updated after every optimizer step
-    sam_rho: float = 0.0                  # sharpness-aware steps of this radius; 0 = off
 
 
 def to_model_input(
@@ -109,15 +107,13 @@ def train_one_epoch(
         inputs = to_model_input(images[index], channels_last, options.augment, options.augment_generator)
         targets = labels[index]
         batch = mixup_batch(inputs, targets, options.mixup, options.augment_generator)
-        logits, loss = _logits_and_loss(model, batch, device, precision, options.label_smoothing)
+        with autocast(device, precision):
+            logits = model(batch.inputs)
+            loss = batch.loss(logits.float(), options.label_smoothing)
         not_finite = ~torch.isfinite(loss.detach())
         first_bad_batch = torch.where(not_finite & (first_bad_batch < 0), batch_index, first_bad_batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if options.sam_rho > 0:
-            sharpness_aware_gradients(
-                model, options.sam_rho, lambda: _logits_and_loss(model, batch, device, precision, options.label_smoothing)[1]
-            )
         optimizer.step()
         if options.scheduler is not None:
             options.scheduler.step()
@@ -134,15 +130,6 @@ def train_one_epoch(
             "lower train.lr (e.g. --params=train.lr=0.0001) and run again"
         )
     return EpochResult(total_loss.item() / seen, correct.item() / seen, seen)
-
-
-def _logits_and_loss(
-    model: nn.Module, batch: MixedBatch, device: torch.device, precision: str, label_smoothing: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The training forward pass: ``model``'s logits for the batch and its loss (float32)."""
-    with autocast(device, precision):
-        logits = model(batch.inputs)
-        return logits, batch.loss(logits.float(), label_smoothing)
 
 
 @torch.inference_mode()

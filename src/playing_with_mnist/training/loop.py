@@ -14,8 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from playing_with_mnist.models.resnet import ResNetConfig
-
+from .checkpoints import TrainingRun, TrainingState
 from .config import TrainConfig
 from .ema import WeightAverage
 from .engine import StepOptions, batch_slices, train_one_epoch, validate
@@ -37,7 +36,7 @@ class CheckpointStore(Protocol):
 class FitResult:
     model: nn.Module
     history: list[dict[str, float]]
-    run: dict[str, Any]
+    run: TrainingRun
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -66,34 +65,25 @@ def _augment_generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]))
 
 
-def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fingerprint: str) -> dict | None:
+def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fingerprint: str) -> TrainingState | None:
     if not config.resume or checkpoints is None:
         return None
-    state = checkpoints.load()
-    if state is None:
+    saved = checkpoints.load()
+    if saved is None:
         logger.info("train.resume=true but no checkpoint exists yet: starting from epoch 1")
         return None
     # More epochs may be asked of a resumed run, unless a schedule is laid out over the epochs.
     free = ("resume",) if _uses_scheduler(config) else ("epochs", "resume")
-    same = _comparable(config.to_dict(), free)
     try:
-        saved = _comparable(state["train_config"], free)
-    except ValueError:  # a model setting this version does not know: other settings, by definition
-        saved = None
-    if same != saved or state.get("fingerprint") != fingerprint:
+        state = TrainingState.from_checkpoint(saved)
+    except ValueError:  # a setting this version does not know: other settings, by definition
+        state = None
+    if state is None or state.train_config.without(*free) != config.without(*free) or state.fingerprint != fingerprint:
         raise ValueError(
             "the checkpoint was made with other settings or data, so it cannot be resumed; "
             "run without train.resume=true to start again"
         )
     return state
-
-
-def _comparable(train_config: dict, free: tuple[str, ...]) -> dict:
-    """Settings as training used them: a setting added (to TrainConfig or to ``model``) after a
-    checkpoint was made was off then, so a missing one counts as its default (``model`` is
-    read as the network is built from it, by ``ResNetConfig.from_dict``)."""
-    filled = {k: v for k, v in {**TrainConfig().to_dict(), **train_config}.items() if k not in free}
-    return {**filled, "model": ResNetConfig.from_dict({**filled.get("model", {}), "num_classes": 2})}
 
 
 def _uses_scheduler(config: TrainConfig) -> bool:
@@ -139,23 +129,22 @@ def fit(
         scheduler=make_scheduler(optimizer, config.schedule, config.epochs, steps_per_epoch, config.warmup_fraction)
         if _uses_scheduler(config) else None,
         ema=WeightAverage(model, float(config.ema_decay)) if config.ema_decay > 0 else None,
-        sam_rho=float(config.sam_rho),
     )
     history: list[dict[str, float]] = []
     state = _resume_state(config, checkpoints, fingerprint)
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        history = [dict(row) for row in state["history"]]
-        generator.set_state(state["shuffle_rng"])
-        options.augment_generator.set_state(state["augment_rng"])
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+        history = [dict(row) for row in state.history]
+        generator.set_state(state.shuffle_rng)
+        options.augment_generator.set_state(state.augment_rng)
         if options.scheduler is not None:
-            options.scheduler.load_state_dict(state["scheduler"])
+            options.scheduler.load_state_dict(state.scheduler)
         if options.ema is not None:
-            options.ema.load_state_dict(state["ema"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"])
+            options.ema.load_state_dict(state.ema)
+        torch.set_rng_state(state.torch_rng)
+        if device.type == "cuda" and state.cuda_rng is not None:
+            torch.cuda.set_rng_state(state.cuda_rng)
         logger.info("Resuming after epoch %d of %d", len(history), config.epochs)
 
     logger.info(
@@ -183,23 +172,21 @@ def fit(
                 epoch, config.epochs, train.loss, train.accuracy, val.loss, val.accuracy, seconds, format_duration(remaining),
             )
             if checkpoints is not None:
-                checkpoints.save({
-                    "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-                    "history": history, "train_config": config.to_dict(), "fingerprint": fingerprint,
-                    "shuffle_rng": generator.get_state(), "torch_rng": torch.get_rng_state(),
-                    "cuda_rng": torch.cuda.get_rng_state() if device.type == "cuda" else None,
-                    "augment_rng": options.augment_generator.get_state(),
-                    "scheduler": options.scheduler.state_dict() if options.scheduler is not None else None,
-                    "ema": options.ema.state_dict() if options.ema is not None else None,
-                })
+                checkpoints.save(TrainingState(
+                    model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch, history=history,
+                    train_config=config, fingerprint=fingerprint, shuffle_rng=generator.get_state(),
+                    torch_rng=torch.get_rng_state(), augment_rng=options.augment_generator.get_state(),
+                    cuda_rng=torch.cuda.get_rng_state() if device.type == "cuda" else None,
+                    scheduler=options.scheduler.state_dict() if options.scheduler is not None else None,
+                    ema=options.ema.state_dict() if options.ema is not None else None,
+                ).to_checkpoint())
     compiled = step_model is not model
     if options.ema is not None:
         model = options.ema.module
     model = model.to("cpu", memory_format=torch.contiguous_format)
-    run = {
-        "device": describe_device(device), "device_type": device.type, "precision": precision,
-        "channels_last": channels_last, "compiled": compiled, "ema": options.ema is not None,
-        "seconds": sum(row["seconds"] for row in history),
-        "started_at": started_at, "finished_at": time.time(),  # wall clock (Unix time) of this process's training
-    }
+    run = TrainingRun(
+        device=describe_device(device), device_type=device.type, precision=precision, channels_last=channels_last,
+        compiled=compiled, ema=options.ema is not None, seconds=sum(row["seconds"] for row in history),
+        started_at=started_at, finished_at=time.time(),
+    )
     return FitResult(model, history, run)

@@ -4,9 +4,10 @@ Each batch is blended with a shuffled copy of itself, ``lam * x + (1 - lam) * x[
 the loss is the same blend of the two labels' losses. Images are dark ink on white, so a
 blend keeps the background white and shows both glyphs' ink, each at its share.
 
-``lam`` comes from Beta(alpha, alpha), drawn with the augmentation's ``torch.Generator``
-(Johnk's method, uniforms only: ``torch.distributions`` cannot take a generator), so a run
-is reproducible from ``train.seed`` and a resumed run continues the same random stream.
+``lam`` comes from ``torch.distributions.Beta(alpha, alpha)``, which draws from PyTorch's global
+random state (seeded from ``train.seed`` and saved in checkpoints, as dropout's); the pairing
+comes from the augmentation's ``torch.Generator``. A run is reproducible from ``train.seed``
+and a resumed run continues the same random streams.
 """
 
 from __future__ import annotations
@@ -33,15 +34,6 @@ class MixedBatch:
         return self.share * own + (1.0 - self.share) * other
 
 
-def beta_sample(alpha: float, generator: torch.Generator) -> float:
-    """One draw from Beta(alpha, alpha) using only ``generator``'s uniforms (Johnk 1964)."""
-    while True:
-        u, v = torch.rand(2, generator=generator, dtype=torch.float64).tolist()
-        x, y = u ** (1.0 / alpha), v ** (1.0 / alpha)
-        if 0.0 < x + y <= 1.0:
-            return x / (x + y)
-
-
 def mixup_batch(inputs: torch.Tensor, targets: torch.Tensor, alpha: float, generator: torch.Generator | None) -> MixedBatch:
     """``inputs`` blended with a shuffled copy of themselves; ``alpha`` 0 returns them unchanged.
 
@@ -52,7 +44,7 @@ def mixup_batch(inputs: torch.Tensor, targets: torch.Tensor, alpha: float, gener
         return MixedBatch(inputs, targets, targets, 1.0)
     if generator is None:
         raise ValueError("mixup needs a torch.Generator for its random draws")
-    lam = beta_sample(alpha, generator)
+    lam = float(torch.distributions.Beta(alpha, alpha).sample())
     share = max(lam, 1.0 - lam)
     order = torch.randperm(len(inputs), generator=generator).to(inputs.device)
     blended = inputs * share + inputs[order] * (1.0 - share)

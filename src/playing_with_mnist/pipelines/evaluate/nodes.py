@@ -10,10 +10,11 @@ import pandas as pd
 from playing_with_mnist.analysis import figures, inference, metrics
 from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.reporting import describe_source
+from playing_with_mnist.training.checkpoints import TrainedModel
 
 
 def evaluate_test_set(
-    test_character_zip: CharacterArchive, trained_model: dict[str, Any], params: dict[str, Any]
+    test_character_zip: CharacterArchive, trained_model: TrainedModel, params: dict[str, Any]
 ) -> tuple[dict[str, Any], pd.DataFrame, pd.DataFrame, plt.Figure]:
     """Score the trained model on a labelled zip in the training layout.
 
@@ -24,7 +25,7 @@ def evaluate_test_set(
     and a row-normalised confusion matrix figure.
     """
     test, labels = inference.decode_test_zip(test_character_zip, trained_model, params)
-    names = trained_model["class_names"]
+    names = trained_model.class_names
     probabilities = inference.predict(trained_model, test["images"])
     table = metrics.prediction_table(probabilities, labels, names, test["members"])
     per_class = metrics.per_class_accuracy(table, names)
@@ -33,12 +34,12 @@ def evaluate_test_set(
     test_metrics = {
         "accuracy": float((table["label"] == table["predicted_label"]).mean()),
         "accuracy_case_folded": metrics.case_folded_accuracy(table, names),
-        "tta": inference.uses_tta(trained_model),
+        "tta": trained_model.tta,
         "images": len(table),
         "classes": len(test["class_folders"]),
         "data_source": test["source"],
         "data_source_description": describe_source(test["source"]),
-        "model_trained_on": describe_source(trained_model["source"]),
+        "model_trained_on": describe_source(trained_model.source),
         "per_class_accuracy": dict(zip(per_class["class"], per_class["accuracy"].astype(float))),
         "most_confused": metrics.most_confused_pairs(matrix, names).to_dict("records"),
     }

@@ -9,6 +9,7 @@ import pandas as pd
 
 from playing_with_mnist.analysis.metrics import comparison_markdown
 from playing_with_mnist.reporting import describe_source, figure_markdown
+from playing_with_mnist.training.checkpoints import TrainedModel
 
 
 def _pct(value: float | None) -> str:
@@ -36,7 +37,7 @@ def _other_digit_folders(wrong_share: pd.DataFrame) -> str:
 
 def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any], wrong_share: pd.DataFrame,
                          cleaning_summary: dict[str, Any], noisy_split: dict[str, Any], noisy_input: dict[str, Any],
-                         mnist_model: dict[str, Any]) -> str:
+                         mnist_model: TrainedModel) -> str:
     """Task 3's results as Markdown: the data, the noise analysis, the cleaning, the four runs and a verdict.
 
     Links carry ``{save_version}``, which the report dataset fills with this run's version.
@@ -49,7 +50,7 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
         "",
         f"- Training set: {describe_source(noisy_input['source'])}, {len(noisy_split['train']):,} images in folders 0-9; "
         f"scored after every epoch on the MNIST test set ({len(noisy_split['val']):,} images).",
-        f"- Clean model: Task 2's MNIST model (`mnist_model`, its `{mnist_model.get('selected_run', '?')}` run, trained on clean labels), "
+        f"- Clean model: Task 2's MNIST model (`mnist_model`, its `{mnist_model.selected_run or '?'}` run, trained on clean labels), "
         f"{_pct(noise_summary['clean_model_test_accuracy'])} accuracy on the MNIST test set. Every estimate below is only as good as it is: "
         "its own mistakes count as wrong labels.",
         "",

@@ -14,6 +14,7 @@ from playing_with_mnist.analysis import figures, inference, metrics
 from playing_with_mnist.analysis.figures import compare_runs
 from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.ingest.model_input import DIGITS, ModelInput, decode_archive, invert_ink, train_test_input
+from playing_with_mnist.training.checkpoints import TrainedModel
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +53,11 @@ def known_label_truth(raw_noisy_digits: CharacterArchive, noisy_images: ModelInp
     return {"known": True, "true_labels": true_labels, "noise_matrix": known.noise_matrix}
 
 
-def clean_model_probabilities(mnist_model: dict[str, Any], noisy_input: dict[str, Any], noisy_split: dict[str, Any]) -> tuple[torch.Tensor, float]:
+def clean_model_probabilities(mnist_model: TrainedModel, noisy_input: dict[str, Any], noisy_split: dict[str, Any]) -> tuple[torch.Tensor, float]:
     """The clean model's (Task 2's MNIST model) class probabilities [N, 10] for every noisy training
     image, and its accuracy on the test images (how far its reading of the labels can be trusted)."""
-    if list(mnist_model["class_names"]) != DIGITS:
-        raise ValueError(f"the clean model must classify the digits 0-9, it has classes {mnist_model['class_names'][:12]}")
+    if mnist_model.class_names != DIGITS:
+        raise ValueError(f"the clean model must classify the digits 0-9, it has classes {mnist_model.class_names[:12]}")
     train, test = noisy_split["train"], noisy_split["val"]
     # One pass over both sets: each call of predict rebuilds the model and moves it to the device.
     probabilities = inference.predict(mnist_model, noisy_input["images"][torch.cat([train, test])])

@@ -12,11 +12,12 @@ import torch
 from playing_with_mnist.analysis import inference
 from playing_with_mnist.ingest.images import decode_many
 from playing_with_mnist.ingest.sources import ImageSource
+from playing_with_mnist.training.checkpoints import TrainedModel
 
 logger = logging.getLogger(__name__)
 
 
-def predict_images(prediction_inputs: ImageSource, trained_model: dict[str, Any], params: dict[str, Any]) -> pd.DataFrame:
+def predict_images(prediction_inputs: ImageSource, trained_model: TrainedModel, params: dict[str, Any]) -> pd.DataFrame:
     """Classify every image of a folder or zip with the trained model.
 
     Images go through exactly the training preprocessing (same function, same size).
@@ -24,12 +25,12 @@ def predict_images(prediction_inputs: ImageSource, trained_model: dict[str, Any]
     their probabilities; a file that cannot be decoded gets its reason in ``error``.
     """
     names = prediction_inputs.names
-    decoded = decode_many(prediction_inputs.open, prediction_inputs.read, names, trained_model["image_size"], int(params.get("workers", 0)))
+    decoded = decode_many(prediction_inputs.open, prediction_inputs.read, names, trained_model.image_size, int(params.get("workers", 0)))
     ok = [i for i, result in enumerate(decoded) if not isinstance(result, str)]
     for result in decoded:
         if isinstance(result, str):
             logger.warning("Cannot classify %s", result)
-    class_names = trained_model["class_names"]
+    class_names = trained_model.class_names
     top_k = min(int(params.get("top_k", 3)), len(class_names))
     rows = [{"file": name, "predicted": None, "confidence": np.nan, "top": "", "error": result}
             for name, result in zip(names, decoded) if isinstance(result, str)]

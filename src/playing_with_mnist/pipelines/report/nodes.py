@@ -14,10 +14,11 @@ import torch
 from playing_with_mnist.analysis import figures, inference, metrics
 from playing_with_mnist.analysis.figures import STYLE, new_figure, plot_image_grid
 from playing_with_mnist.reporting import describe_source
+from playing_with_mnist.training.checkpoints import TrainedModel
 
 
 def summarise_training(
-    training_history: pd.DataFrame, trained_model: dict[str, Any], validation_predictions: pd.DataFrame
+    training_history: pd.DataFrame, trained_model: TrainedModel, validation_predictions: pd.DataFrame
 ) -> dict[str, Any]:
     """The seed's four accuracies (fractions), the epochs of the maxima, source and device.
 
@@ -28,7 +29,7 @@ def summarise_training(
     history = training_history
     best_train, best_val = history["train_accuracy"].idxmax(), history["val_accuracy"].idxmax()
     last = history.iloc[-1]
-    run = trained_model["run"]
+    run = trained_model.run
     return {
         "max_train_accuracy": float(history.loc[best_train, "train_accuracy"]),
         "max_train_accuracy_epoch": int(history.loc[best_train, "epoch"]),
@@ -39,17 +40,17 @@ def summarise_training(
         "last_train_loss": float(last["train_loss"]),
         "last_val_loss": float(last["val_loss"]),
         "val_accuracy": float((validation_predictions["label"] == validation_predictions["predicted_label"]).mean()),
-        "val_accuracy_case_folded": metrics.case_folded_accuracy(validation_predictions, trained_model["class_names"]),
-        "tta": inference.uses_tta(trained_model),
-        "ema": bool(run.get("ema", False)),
+        "val_accuracy_case_folded": metrics.case_folded_accuracy(validation_predictions, trained_model.class_names),
+        "tta": trained_model.tta,
+        "ema": run.ema,
         "epochs": int(last["epoch"]),
         "training_seconds": float(history["seconds"].sum()),
-        "num_classes": len(trained_model["class_names"]),
-        "data_source": trained_model["source"],
-        "data_source_description": describe_source(trained_model["source"]),
-        "device": run["device"],
-        "precision": run["precision"],
-        "train_config": trained_model["train_config"],
+        "num_classes": len(trained_model.class_names),
+        "data_source": trained_model.source,
+        "data_source_description": describe_source(trained_model.source),
+        "device": run.device,
+        "precision": run.precision,
+        "train_config": trained_model.train_config.to_dict(),
     }
 
 
@@ -82,18 +83,18 @@ def plot_accuracy(training_history: pd.DataFrame) -> plt.Figure:
     return _curves(training_history, "accuracy", "Accuracy per epoch", "accuracy")
 
 
-def predict_validation(trained_model: dict[str, Any], character_images: dict[str, Any], train_val_split: dict[str, Any]) -> pd.DataFrame:
+def predict_validation(trained_model: TrainedModel, character_images: dict[str, Any], train_val_split: dict[str, Any]) -> pd.DataFrame:
     """The trained model's prediction for every validation image: file, true, predicted, confidence, loss."""
     index = train_val_split["val"]
     probabilities = inference.predict(trained_model, character_images["images"][index])
     members = [character_images["members"][i] for i in index.tolist()]
-    table = metrics.prediction_table(probabilities, character_images["labels"][index], trained_model["class_names"], members)
+    table = metrics.prediction_table(probabilities, character_images["labels"][index], trained_model.class_names, members)
     return table.assign(cache_index=index.numpy())
 
 
-def summarise_confusions(validation_predictions: pd.DataFrame, trained_model: dict[str, Any]) -> tuple[plt.Figure, pd.DataFrame, pd.DataFrame, plt.Figure]:
+def summarise_confusions(validation_predictions: pd.DataFrame, trained_model: TrainedModel) -> tuple[plt.Figure, pd.DataFrame, pd.DataFrame, plt.Figure]:
     """Confusion matrix figure, per-class accuracy (table and bar chart) and the ten most confused pairs."""
-    names = trained_model["class_names"]
+    names = trained_model.class_names
     matrix = metrics.confusion_counts(validation_predictions, len(names))
     per_class = metrics.per_class_accuracy(validation_predictions, names)
     return (

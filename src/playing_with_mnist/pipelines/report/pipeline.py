@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(summarise_confusions, ["validation_predictions", "trained_model"],
                  ["confusion_matrix", "per_class_accuracy", "confused_pairs", "per_class_accuracy_graph"], name="summarise_confusions"),
             Node(plot_highest_loss, ["validation_predictions", "character_images"], "highest_loss_images", name="plot_highest_loss"),
-            Node(write_results_document, ["training_metrics", "preprocess_summary", "per_class_accuracy", "confused_pairs"],
+            Node(write_results_document, ["training_metrics", "trained_model", "preprocess_summary", "per_class_accuracy", "confused_pairs"],
                  "results_document", name="write_results_document"),
         ]
     )

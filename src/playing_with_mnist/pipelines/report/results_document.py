@@ -11,52 +11,19 @@ from typing import Any
 import pandas as pd
 
 from playing_with_mnist.reporting import artifact_link, figure_markdown
+from playing_with_mnist.training.checkpoints import TrainedModel
+from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.progress import format_duration
 
 
-def _augmentations_on(config: dict[str, Any]) -> dict[str, Any]:
-    """The augmentations a training config turns on, with their settings."""
-    return {k: v for k, v in config.get("augment", {}).items() if v and k != "elastic_sigma"}
-
-
-def _training_conditions(config: dict[str, Any]) -> str:
+def _training_conditions(config: TrainConfig) -> str:
     """How training batches differ from evaluation, in words: why training accuracy reads lower."""
     conditions = ["dropout on"]
-    if (config.get("model") or {}).get("drop_path"):
+    if config.model.drop_path:
         conditions.append("blocks skipped at random")
-    if _augmentations_on(config):
+    if config.augment.enabled:
         conditions.append("augmented")
     return ", ".join(conditions)
-
-
-def describe_options(config: dict[str, Any]) -> str:
-    """The options beyond the seed's recipe that are on, in words ("none" for the seed's)."""
-    augment = _augmentations_on(config)
-    model = config.get("model") or {}
-    parts = []
-    if model.get("downsample") == "pool":
-        parts.append("pooled downsampling")
-    if model.get("drop_path"):
-        parts.append(f"stochastic depth (up to {model['drop_path']})")
-    if model.get("zero_init_residual"):
-        parts.append("residual branches started at zero")
-    if augment:
-        parts.append("augmentation (" + ", ".join(f"{k} {v}" for k, v in augment.items()) + ")")
-    if config.get("normalize"):
-        parts.append("input normalisation")
-    if config.get("schedule", "constant") != "constant" or config.get("warmup_fraction"):
-        parts.append(f"{config.get('schedule')} schedule (warm-up {config.get('warmup_fraction', 0):g} of the run)")
-    if config.get("label_smoothing"):
-        parts.append(f"label smoothing {config['label_smoothing']}")
-    if config.get("mixup"):
-        parts.append(f"mixup (alpha {config['mixup']})")
-    if config.get("ema_decay"):
-        parts.append(f"weight EMA {config['ema_decay']}")
-    if config.get("sam_rho"):
-        parts.append(f"sharpness-aware steps (rho {config['sam_rho']})")
-    if config.get("tta"):
-        parts.append("test-time augmentation")
-    return ", ".join(parts) or "none (the seed's recipe)"
 
 
 def describe_preprocessing(summary: dict[str, Any]) -> str:
@@ -70,7 +37,8 @@ def describe_preprocessing(summary: dict[str, Any]) -> str:
 
 
 def write_results_document(
-    training_metrics: dict[str, Any], preprocess_summary: dict[str, Any], per_class_accuracy: pd.DataFrame, confused_pairs: pd.DataFrame
+    training_metrics: dict[str, Any], trained_model: TrainedModel, preprocess_summary: dict[str, Any],
+    per_class_accuracy: pd.DataFrame, confused_pairs: pd.DataFrame,
 ) -> str:
     """The seed's Results section, filled in, as Markdown linking this run's graphs.
 
@@ -78,7 +46,7 @@ def write_results_document(
     replaces with the run's version, so they point at the graphs saved by the same run.
     """
     m = training_metrics
-    config = m["train_config"]
+    config = trained_model.train_config
 
     def pct(value: float) -> str:
         return f"{value:.2%}"
@@ -95,9 +63,9 @@ def write_results_document(
         f"- Data: {m['data_source_description']}",
         f"- Preprocessing: {describe_preprocessing(preprocess_summary)}",
         f"- Trained on: {m['device']}, {m['precision']}, {m['epochs']} epoch{'s' if m['epochs'] != 1 else ''} in {format_duration(m['training_seconds'])}",
-        f"- Hyper-parameters: lr {config['lr']}, weight decay {config['weight_decay']}, batch {config['batch_size']}, "
-        f"val batch {config['val_batch_size']}, dropout {config['dropout']}, optimizer {config['optimizer']}, seed {config['seed']}",
-        f"- Recipe options: {describe_options(config)}",
+        f"- Hyper-parameters: lr {config.lr}, weight decay {config.weight_decay}, batch {config.batch_size}, "
+        f"val batch {config.val_batch_size}, dropout {config.dropout}, optimizer {config.optimizer}, seed {config.seed}",
+        f"- Recipe options: {config.describe_options()}",
         "",
         "## Results",
         "",
