@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, sync_playwright
 
 from playing_with_mnist.demo.characters import write_demo_zip
 from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.ingest.model_input import split_train_val
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache
 
-from .browser import INSTALL_HINT, REQUIRE_BROWSER_VARIABLE, browser_required, find_chromium
 from .params import PREPROCESS, SPLIT
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -21,22 +24,41 @@ os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+INSTALL_HINT = "install it with `apt-get install -y chromium` (Debian/Ubuntu; the `chromium` command must be on PATH)"
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Tests marked ``browser`` skip where Chromium is missing, or fail there if ``REQUIRE_BROWSER=1`` (CI)."""
-    if item.get_closest_marker("browser") is None or find_chromium() is not None:
+    if item.get_closest_marker("browser") is None or shutil.which("chromium"):
         return
-    if browser_required():
-        pytest.fail(f"Chromium is missing and {REQUIRE_BROWSER_VARIABLE}=1 requires the browser tests: {INSTALL_HINT}",
-                    pytrace=False)
-    pytest.skip(f"Chromium is missing: {INSTALL_HINT}; {REQUIRE_BROWSER_VARIABLE}=1 (set by .ci/run) makes this a failure")
+    if os.environ.get("REQUIRE_BROWSER", "") not in ("", "0"):
+        pytest.fail(f"Chromium is missing and REQUIRE_BROWSER=1 requires the browser tests: {INSTALL_HINT}", pytrace=False)
+    pytest.skip(f"Chromium is missing: {INSTALL_HINT}; REQUIRE_BROWSER=1 (set by .ci/run) makes this a failure")
 
 
 @pytest.fixture
-def chromium() -> Path:
-    """The Chromium executable (browser tests only: the hook above has checked that it is there)."""
-    found = find_chromium()
-    assert found is not None, "mark the test with @pytest.mark.browser"
-    return found
+def page() -> Iterator[Page]:
+    """A 1600x1000 tab of Debian's headless Chromium, driven by Playwright (tests marked ``browser``)."""
+    assert shutil.which("chromium"), "mark the test with @pytest.mark.browser"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"], headless=True)
+        try:
+            yield browser.new_page(viewport={"width": 1600, "height": 1000})
+        finally:
+            browser.close()
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """Stop a process started with ``start_new_session=True`` and everything left in its group."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):  # SIGKILL also reaches children that outlive the leader
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 @pytest.fixture(scope="session")

@@ -128,8 +128,14 @@ def test_train_after_preprocess_decodes_nothing(project_copy: Path, tiny_zip: Pa
     import playing_with_mnist.ingest.model_input as model_input
 
     monkeypatch.setattr(model_input, "decode_many", lambda *a, **k: pytest.fail("train decoded an image"))
-    run_session(project_copy, ["train"], raw_zip=str(tiny_zip), **SMALL_TRAIN)
-    assert latest(project_copy, "resnet.pt", "data/06_models").exists()
+    run_session(project_copy, ["train"], raw_zip=str(tiny_zip), train={**SMALL_TRAIN["train"], "epochs": 2})
+
+    checkpoint = torch.load(latest(project_copy, "resnet.pt", "data/06_models"), weights_only=True)
+    assert checkpoint["class_names"] == ["0", "1", "2", "3", "4", "5"]  # the tiny zip's Sample001..Sample006
+    history = pd.read_csv(latest(project_copy, "training_history.csv"))
+    assert history["epoch"].tolist() == [1, 2]
+    model = build_model(checkpoint["model_config"])
+    model.load_state_dict(checkpoint["state_dict"])  # strict: every tensor, of the right shape
 
 
 def test_train_on_a_cache_of_a_changed_zip_stops(project_copy: Path, tiny_zip: Path) -> None:

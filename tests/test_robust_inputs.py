@@ -69,10 +69,14 @@ def test_every_mode_and_format_becomes_the_same_gray_picture(case: str) -> None:
     assert np.abs(result.astype(int) - EXPECTED).mean() < 6, "not the upright, gray, ink-on-white picture"
 
 
-def test_naive_conversion_would_fail_the_transparency_case() -> None:
-    # Guard that the test above can fail: without compositing, transparent paper turns black.
-    naive = np.asarray(transparent("RGBA").convert("L").resize((32, 32)), dtype=int)
-    assert np.abs(naive - EXPECTED).mean() > 50
+def test_a_transparent_background_whose_colour_is_black_decodes_to_white_paper() -> None:
+    image = transparent("RGBA")
+    # Every pixel's colour is black, the paper is paper only by its alpha: dropping alpha gives a black page.
+    assert np.asarray(image)[..., :3].max() == 0
+    result = decode_image(encode(image), "transparent.png").astype(int)
+    assert (result[EXPECTED == 255] == 255).all(), "the transparent paper is not white"
+    assert (result[EXPECTED == 0] == 0).all(), "the opaque stroke is not black ink"
+    assert np.abs(result - EXPECTED).max() <= 1
 
 
 def write(tmp_path: Path, entries: dict[str, bytes], name: str = "chars.zip") -> CharacterArchive:

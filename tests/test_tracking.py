@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
+from playwright.sync_api import Page, expect
 
-from .browser import DevToolsPage, stop_group
-from .conftest import PROJECT_ROOT
+from .conftest import PROJECT_ROOT, stop_group
 from .test_project_run import SMALL_TRAIN, latest, run_session
 
 pytestmark = pytest.mark.slow
@@ -114,7 +114,7 @@ def free_port() -> int:
 
 
 @pytest.mark.browser
-def test_the_mlflow_ui_shows_the_run(project_copy: Path, tiny_zip: Path, chromium: Path, tmp_path: Path) -> None:
+def test_the_mlflow_ui_shows_the_run(project_copy: Path, tiny_zip: Path, page: Page) -> None:
     run_session(project_copy, raw_zip=str(tiny_zip), **SMALL_TRAIN)
     port = free_port()
     server = subprocess.Popen(
@@ -132,10 +132,10 @@ def test_the_mlflow_ui_shows_the_run(project_copy: Path, tiny_zip: Path, chromiu
                 assert server.poll() is None, "mlflow ui exited"
                 time.sleep(1)
         experiment = store(project_copy).get_experiment_by_name("playing_with_mnist").experiment_id
-        with DevToolsPage(chromium, tmp_path / "profile", tmp_path / "chromium.log") as page:
-            page.navigate(f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs")
-            shown = page.wait_for("document.body && document.body.innerText.includes('__default__')", timeout_s=90)
-            page.screenshot(PROJECT_ROOT / "test-artifacts" / "mlflow_ui.png")
-        assert shown, "the MLflow UI did not list the run (see test-artifacts/mlflow_ui.png)"
+        page.goto(f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs")
+        try:
+            expect(page.locator("body"), "the MLflow UI did not list the run").to_contain_text("__default__", timeout=90_000)
+        finally:  # kept on failure too: it shows what the page looked like
+            page.screenshot(path=PROJECT_ROOT / "test-artifacts" / "mlflow_ui.png")
     finally:
         stop_group(server)

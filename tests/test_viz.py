@@ -6,8 +6,7 @@
   the graph (not only in the side list); a screenshot lands in ``test-artifacts/viz.png``.
 * After a tiny run, a click on a figure node and on a table node opens Kedro-Viz's side panel
   with the preview of the run's file: the PNG itself, the CSV's first rows
-  (``test-artifacts/viz-preview-<dataset>.png``). Chromium is driven over the DevTools protocol
-  (``tests/browser.py``).
+  (``test-artifacts/viz-preview-<dataset>.png``). Chromium is driven by Playwright.
 
 Browser tests skip where there is no Chromium (``apt-get install -y chromium``); with
 ``REQUIRE_BROWSER=1``, as ``.ci/run`` sets it, they fail instead (``conftest.py``).
@@ -22,7 +21,6 @@ import base64
 import json
 import os
 import random
-import shutil
 import socket
 import struct
 import subprocess
@@ -32,15 +30,14 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from playwright.sync_api import Page
 
-from .browser import FLAGS as CHROMIUM_FLAGS
-from .browser import DevToolsPage, stop_group
-from .conftest import PROJECT_ROOT
+from .conftest import PROJECT_ROOT, stop_group
 from .params import TRAIN
 from .test_project_run import latest, run_session
 
@@ -146,35 +143,13 @@ def test_viz_build_shows_pipelines_nodes_and_edges(project_copy: Path) -> None:
 # --------------------------------------------------------------------------- kedro viz run + Chromium
 
 
-class _GraphParser(HTMLParser):
-    """Collects what the Kedro-Viz flowchart drew: node groups, their labels, and edge groups."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.node_names: dict[str, str] = {}  # data-id -> data-node-fullname
-        self.labels: list[str] = []
-        self.edges: list[tuple[str, str]] = []  # (source id, target id)
-        self._in_label = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = dict(attrs)
-        classes = (a.get("class") or "").split()
-        if tag == "g" and "pipeline-node" in classes and a.get("data-id"):
-            self.node_names[a["data-id"]] = a.get("data-node-fullname") or ""
-        elif tag == "g" and "pipeline-edge" in classes and "|" in (a.get("data-id") or ""):
-            source, target = a["data-id"].split("|", 1)
-            self.edges.append((source, target))
-        elif tag == "text" and "pipeline-node__text" in classes:
-            self._in_label = True
-            self.labels.append("")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_label:
-            self.labels[-1] += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "text":
-            self._in_label = False
+# What the flowchart drew: node groups (data-id -> name), node labels, edges ("source id|target id").
+_GRAPH = """(() => ({
+  nodes: Object.fromEntries([...document.querySelectorAll('g.pipeline-node[data-id]')]
+    .map(g => [g.dataset.id, g.getAttribute('data-node-fullname') || ''])),
+  labels: [...document.querySelectorAll('text.pipeline-node__text')].map(t => t.textContent.trim()),
+  edges: [...document.querySelectorAll('g.pipeline-edge[data-id*="|"]')].map(g => g.dataset.id),
+}))()"""
 
 
 def _free_port() -> int:
@@ -204,34 +179,16 @@ def _wait_for_http(url: str, server: subprocess.Popen, log: Path, timeout_s: flo
     pytest.fail(f"kedro viz run did not answer on {url} within {timeout_s:.0f} s:\n{log.read_text(errors='replace')}")
 
 
-def _render(chromium: Path, url: str, workdir: Path, budget_ms: int, started: list[subprocess.Popen]) -> tuple[str, Path]:
-    """One headless Chromium run: DOM after ``budget_ms`` of virtual time, and a screenshot."""
-    shot = workdir / f"viz-{budget_ms}.png"
-    profile = workdir / f"profile-{budget_ms}"
-    process = subprocess.Popen(
-        [
-            str(chromium),
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={profile}",
-            "--window-size=1600,1000",
-            f"--screenshot={shot}",
-            "--dump-dom",
-            f"--virtual-time-budget={budget_ms}",
-            url,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    started.append(process)
-    try:
-        dom, errors = process.communicate(timeout=45)
-    except subprocess.TimeoutExpired:
-        stop_group(process)
-        pytest.fail(f"headless Chromium did not finish rendering {url} within 45 s")
-    assert process.returncode == 0, f"Chromium exited with {process.returncode}:\n{errors[-3000:]}"
-    return dom, shot
+def _wait_for(page: Page, expression: str, timeout_s: float, done: Any = bool) -> Any:
+    """Evaluate ``expression`` until its value is ``done`` and the same twice in a row (settled), else ``None``."""
+    deadline, previous = time.monotonic() + timeout_s, None
+    while time.monotonic() < deadline:
+        value = page.evaluate(expression)
+        if done(value) and value == previous:
+            return value
+        previous = value
+        page.wait_for_timeout(250)
+    return None
 
 
 @contextmanager
@@ -259,39 +216,28 @@ def _viz_server(project: Path, workdir: Path) -> Iterator[str]:
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_viz_run_renders_graph_in_chromium(project_copy: Path, tmp_path: Path, chromium: Path) -> None:
-    started: list[subprocess.Popen] = []
-    shot: Path | None = None
-    try:
-        with _viz_server(project_copy, tmp_path) as url:
-            wanted_labels = {name: {name, _pretty(name)} for name in RENDERED_NAMES}
-            for budget_ms in (15_000, 30_000):  # a second, longer try if the first was too quick
-                dom, shot = _render(chromium, url, tmp_path, budget_ms, started)
-                graph = _GraphParser()
-                graph.feed(dom)
-                labels = {label.strip() for label in graph.labels}
-                missing = [name for name, forms in wanted_labels.items() if not forms & labels]
-                if not missing:
-                    break
-        assert not missing, (
-            f"the Kedro-Viz graph did not draw {missing}; it drew {sorted(labels)} "
-            f"(page: {len(dom)} characters, screenshot: {shot})"
-        )
+def test_viz_run_renders_graph_in_chromium(project_copy: Path, tmp_path: Path, page: Page) -> None:
+    wanted_labels = {name: {name, _pretty(name)} for name in RENDERED_NAMES}
 
-        drawn_names = set(graph.node_names.values())
-        assert set(RENDERED_NAMES) <= drawn_names, f"graph node groups: {sorted(drawn_names)}"
-        drawn_edges = {(graph.node_names.get(s, s), graph.node_names.get(t, t)) for s, t in graph.edges}
-        missing_edges = RENDERED_EDGES - drawn_edges
-        assert not missing_edges, f"the graph did not draw edges {sorted(missing_edges)}"
+    def missing(graph: dict) -> list[str]:
+        return [name for name, forms in wanted_labels.items() if not forms & set(graph["labels"])]
 
-        assert shot.is_file() and shot.stat().st_size > 10_000, f"no usable screenshot at {shot}"
-        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    finally:
-        for process in reversed(started):
-            stop_group(process)
-        if shot is not None and shot.is_file():  # kept on failure too: it shows what the page looked like
-            ARTIFACTS.mkdir(exist_ok=True)
-            shutil.copyfile(shot, ARTIFACTS / "viz.png")
+    shot = ARTIFACTS / "viz.png"
+    with _viz_server(project_copy, tmp_path) as url:
+        try:
+            page.goto(url)
+            graph = _wait_for(page, _GRAPH, timeout_s=60, done=lambda g: not missing(g)) or page.evaluate(_GRAPH)
+        finally:  # kept on failure too: it shows what the page looked like
+            page.screenshot(path=shot)
+    assert not missing(graph), f"the Kedro-Viz graph did not draw {missing(graph)}; it drew {sorted(graph['labels'])}"
+
+    drawn_names = set(graph["nodes"].values())
+    assert set(RENDERED_NAMES) <= drawn_names, f"graph node groups: {sorted(drawn_names)}"
+    drawn_edges = {tuple(graph["nodes"].get(end, end) for end in edge.split("|", 1)) for edge in graph["edges"]}
+    missing_edges = RENDERED_EDGES - drawn_edges
+    assert not missing_edges, f"the graph did not draw edges {sorted(missing_edges)}"
+
+    assert shot.stat().st_size > 10_000 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"no usable screenshot at {shot}"
 
 
 # --------------------------------------------------------------------------- side-panel previews
@@ -378,25 +324,24 @@ def _check_table_preview(panel: dict, project: Path, name: str) -> None:
 @pytest.mark.slow
 @pytest.mark.browser
 def test_viz_run_previews_a_figure_and_a_table_in_the_side_panel(
-    project_copy: Path, tiny_zip: Path, tmp_path: Path, chromium: Path
+    project_copy: Path, tiny_zip: Path, tmp_path: Path, page: Page
 ) -> None:
     run_session(project_copy, ["preprocess", "train", "report"], raw_zip=str(tiny_zip), train=TRAIN)
     checks = {"image": _check_image_preview, "table": _check_table_preview}
-    with _viz_server(project_copy, tmp_path) as url, \
-            DevToolsPage(chromium, tmp_path / "profile", tmp_path / "chromium.log") as page:
+    with _viz_server(project_copy, tmp_path) as url:
         _check_api_previews(url)
         for name, kind in PREVIEWS.items():
             shot = ARTIFACTS / f"viz-preview-{name}.png"
             try:
-                page.navigate(url)
-                spot = page.wait_for(_NODE_AT.format(name=json.dumps(name)), timeout_s=60, stable=True)
+                page.goto(url)
+                spot = _wait_for(page, _NODE_AT.format(name=json.dumps(name)), timeout_s=60)
                 assert spot, f"Kedro-Viz did not draw the {name} node within 60 s"
                 assert spot["on"] == name, f"a click on the {name} node would hit {spot['on']!r}"
-                page.click(spot["x"], spot["y"])
-                panel = page.wait_for(_PANEL.format(kind=kind), timeout_s=30)
+                page.mouse.click(spot["x"], spot["y"])
+                panel = _wait_for(page, _PANEL.format(kind=kind), timeout_s=30)
                 assert panel, f"no {kind} preview in the side panel after clicking {name}"
                 assert panel["title"].strip() in {name, _pretty(name)}, f"the side panel shows {panel['title']!r}"
                 checks[kind](panel, project_copy, name)
             finally:  # kept on failure too: it shows what the page looked like
-                page.screenshot(shot)
+                page.screenshot(path=shot)
             assert _png_size(shot.read_bytes())[0] > 0
