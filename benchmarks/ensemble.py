@@ -1,7 +1,7 @@
 """How much averaging several trained models gains on a test zip: a bound on what one model misses.
 
-Loads the saved model (``trained_model``) of each finished run folder (``benchmarks/recipes.py``
-leaves one per run in its ``--workdir``) through that folder's catalog, scores the test zip with
+Loads the saved model (``trained_model``) of each finished run folder (a project that ran
+``kedro run``) through that folder's catalog, scores the test zip with
 each model's own test-time views, and averages the class probabilities of every subset of the
 models. One JSON line per ensemble size: the mean, lowest and highest accuracy (and case-folded
 accuracy) over the subsets of that size.

@@ -75,15 +75,3 @@ def test_ensembles_average_probabilities_over_every_subset_of_each_size() -> Non
     assert (pairs["accuracy_min"], pairs["accuracy_max"]) == pytest.approx((2 / 3, 1))
     assert everything["accuracy"] == everything["accuracy_min"] == everything["accuracy_max"] == pytest.approx(1)
 
-
-def test_the_recipes_table_gives_mean_spread_and_range_per_recipe() -> None:
-    recipes = benchmark("recipes")
-    rows = [{"recipe": "tuned", "data": "real", "epochs": 50, "val_accuracy": v, "val_accuracy_case_folded": v,
-             "test_accuracy": t, "test_accuracy_case_folded": None, "training_seconds": 600.0}
-            for v, t in [(0.70, 0.68), (0.72, 0.70), (0.74, 0.72)]]
-    rows.append({"recipe": "seed", "data": "real", "epochs": 50, "val_accuracy": 0.1, "val_accuracy_case_folded": 0.15,
-                 "test_accuracy": None, "test_accuracy_case_folded": None, "training_seconds": 1200.0})
-    lines = recipes.summarise(rows).splitlines()
-    assert lines[2] == ("| tuned | real | 50 | 3 | 72.0% ± 2.0% (70.0%-74.0%) | 72.0% ± 2.0% (70.0%-74.0%) | "
-                        "70.0% ± 2.0% (68.0%-72.0%) | - | 10.0 min |")
-    assert lines[3] == "| seed | real | 50 | 1 | 10.0% | 15.0% | - | - | 20.0 min |"

@@ -39,9 +39,9 @@ def sweep_project(project: Path, monkeypatch: pytest.MonkeyPatch, sweep: dict = 
     return project
 
 
-def run_sweep(project: Path, runner, tiny_zip: Path, **train) -> None:  # noqa: ANN001 - any Kedro runner
+def run_sweep(project: Path, runner, tiny_zip: Path, test_zip: Path | None = None, **train) -> None:  # noqa: ANN001 - any Kedro runner
     bootstrap_project(project)
-    params = {"raw_zip": str(tiny_zip), "train": {**TRAIN, **train}}
+    params = {"raw_zip": str(tiny_zip), "train": {**TRAIN, **train}, **({"sweep": {"test_zip": str(test_zip)}} if test_zip else {})}
     with KedroSession.create(project_path=project, runtime_params=params) as session:
         session.run(pipeline_names=["sweep"], runner=runner)
 
@@ -71,13 +71,15 @@ def test_two_dask_workers_train_side_by_side_as_the_sequential_runner_does(proje
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each of the two single-threaded workers
     try:
-        run_sweep(project, SequentialRunner(), tiny_zip, epochs=4)  # trainings of a few seconds: long enough to overlap
+        run_sweep(project, SequentialRunner(), tiny_zip, tiny_zip, epochs=4)  # trainings of a few seconds: long enough to overlap
     finally:
         torch.set_num_threads(threads)
     sequential = histories(project)
+    reports = project / "data/08_reporting/sweep"
+    sequential_table = pd.read_csv(versions(reports, "comparison.csv")[-1]).set_index("run")
     runner = DaskRunner(n_workers=2, threads_per_worker=1, torch_threads=1)
     environment = dict(os.environ)
-    run_sweep(project, runner, tiny_zip, epochs=4)
+    run_sweep(project, runner, tiny_zip, tiny_zip, epochs=4)
     assert dict(os.environ) == environment  # Dask's nannies set OMP_NUM_THREADS=1 here; the runner undoes it
     parallel = histories(project)
     for run in RUNS:
@@ -88,9 +90,9 @@ def test_two_dask_workers_train_side_by_side_as_the_sequential_runner_does(proje
     trained_on = {entry["worker"] for entry in runner.timeline if entry["node"].endswith(".train_model")}
     assert len(trained_on) == 2, runner.timeline
 
-    reports = project / "data/08_reporting/sweep"
     table = pd.read_csv(versions(reports, "comparison.csv")[-1]).set_index("run")
     assert list(table.index) == RUNS
+    assert table["test_accuracy"].tolist() == pytest.approx(sequential_table["test_accuracy"].tolist()), "scored on the test zip"
     for run in RUNS:
         assert table.loc[run, "final_val_accuracy"] == pytest.approx(parallel[run]["val_accuracy"].iloc[-1])
     summary = pd.read_csv(versions(reports, "recipe_summary.csv")[-1]).set_index("recipe")

@@ -18,12 +18,13 @@ logger = logging.getLogger(__name__)
 
 
 class CharacterArchiveDataset(RawDataset):
-    """Loads a :class:`CharacterArchive`; read-only.
+    """Loads a :class:`CharacterArchive` (``None`` for an optional zip not given); read-only.
 
     Args:
         filepath: a zip chosen by the user (e.g. ``--params=raw_zip=path.zip``); it
             must exist. Empty means "the default".
-        default: ``{filepath: ...}``, where the real set is looked for (``data/01_raw/trainPart1.zip``).
+        default: ``{filepath: ...}``, where the real set is looked for (``data/01_raw/trainPart1.zip``);
+            leave it out for an optional zip (the sweep's test zip).
         demo: where and how to make the synthetic stand-in when the default is absent
             (leave it out to make a missing default an error):
             ``path`` (a folder), ``seed``, ``images_per_class``, ``image_size`` ([w, h]).
@@ -35,6 +36,8 @@ class CharacterArchiveDataset(RawDataset):
         try:
             if self._filepath is not None:
                 return CharacterArchive.from_zip(self._filepath)
+            if self._default_filepath is None:
+                return None  # an optional zip that was not given
             if self._default_filepath.exists():
                 return CharacterArchive.from_zip(self._default_filepath)
             if self._demo is None:

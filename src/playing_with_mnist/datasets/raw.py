@@ -11,19 +11,20 @@ from kedro.io import AbstractDataset, DatasetError
 class RawDataset(AbstractDataset[None, Any]):
     """Read-only raw data found at ``filepath`` (chosen by the user at run time; empty means
     "the default"), else at ``default["filepath"]``, else made from the ``demo`` settings
-    (leave ``demo`` out to make a missing default an error). Subclasses implement ``load``.
+    (leave ``demo`` out to make a missing default an error; leave ``default`` out too and nothing
+    given loads ``None``: an optional input). Subclasses implement ``load``.
     """
 
-    def __init__(self, default: dict[str, str], demo: dict[str, Any] | None = None, filepath: str | None = None,
+    def __init__(self, default: dict[str, str] | None = None, demo: dict[str, Any] | None = None, filepath: str | None = None,
                  metadata: dict | None = None) -> None:
         # Nested keys named filepath/path: Kedro makes them absolute against the project.
         self._filepath = Path(filepath) if filepath else None
-        self._default_filepath = Path(default["filepath"])
+        self._default_filepath = Path(default["filepath"]) if default else None
         self._demo = dict(demo) if demo else None
         self.metadata = metadata
 
     def save(self, data: Any) -> None:
-        raise DatasetError(f"{self._default_filepath.name} is raw data and read-only: it is never overwritten")
+        raise DatasetError(f"{self._describe()['filepath']} is raw data and read-only: it is never overwritten")
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath or self._default_filepath), "demo": self._demo}

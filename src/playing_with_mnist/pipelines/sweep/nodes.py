@@ -1,4 +1,5 @@
-"""Nodes of the ``sweep`` pipeline: the comparison of every training of the sweep."""
+"""Nodes of the ``sweep`` pipeline: the comparison of every training of the sweep, scored on a
+labelled test zip when one is given (``--params=sweep.test_zip=path/to/test.zip``)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,34 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
+from playing_with_mnist.analysis import inference
 from playing_with_mnist.analysis.figures import STYLE, new_figure
-from playing_with_mnist.analysis.metrics import run_summary
+from playing_with_mnist.analysis.metrics import accuracies, run_summary
+from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.sweep import recipe_and_seed
 
 # run_summary speaks of the MNIST test set; here val_* is Task 1's validation split.
 RENAMED = {"final_test_accuracy": "final_val_accuracy", "best_test_accuracy": "best_val_accuracy",
            "final_test_loss": "final_val_loss"}
+TEST_COLUMNS = ["run", "test_accuracy", "test_accuracy_case_folded"]
+# Summarised per recipe; the test columns only where the sweep was scored on a test zip.
+SUMMARISED = ("final_val_accuracy", "best_val_accuracy", "test_accuracy", "test_accuracy_case_folded")
+
+
+def score_sweep(test_zip: CharacterArchive | None, params: dict[str, Any], runs: dict[str, Any], *models: Any) -> pd.DataFrame:
+    """Each run's accuracy and case-folded accuracy (``None`` without two classes that differ only
+    by case) on the labelled test zip, decoded as that model's training images were; no rows
+    when no test zip is given (``test_zip`` is ``None``)."""
+    if test_zip is None:
+        return pd.DataFrame(columns=TEST_COLUMNS)
+    rows = []
+    for run, model in zip(runs, models, strict=True):
+        test, labels = inference.decode_test_zip(test_zip, model, params)
+        predicted = inference.predict(model, test["images"]).argmax(1)
+        class_names = model["class_names"]  # the model's classes, which its predictions index
+        accuracy, case_folded = accuracies(predicted, labels, class_names)
+        rows.append({"run": run, "test_accuracy": accuracy, "test_accuracy_case_folded": case_folded})
+    return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
 
 def sweep_table(histories: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -29,11 +51,12 @@ def sweep_table(histories: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def recipe_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per recipe: how many runs, and the mean, standard deviation (n-1; 0 for one run), minimum
-    and maximum of the final and of the best validation accuracy."""
+    and maximum of the final and of the best validation accuracy, and of both test accuracies
+    where the table has them."""
     rows = []
     for recipe, runs in table.groupby("recipe", sort=False):
         row: dict[str, Any] = {"recipe": recipe, "runs": len(runs)}
-        for column in ("final_val_accuracy", "best_val_accuracy"):
+        for column in (column for column in SUMMARISED if column in table):
             values = runs[column].astype(float)
             row |= {f"{column}_mean": values.mean(), f"{column}_std": values.std(ddof=1) if len(values) > 1 else 0.0,
                     f"{column}_min": values.min(), f"{column}_max": values.max()}
@@ -65,11 +88,14 @@ def plot_sweep_curves(histories: dict[str, pd.DataFrame]) -> plt.Figure:
     return figure
 
 
-def compare_sweep(runs: dict[str, Any], *histories: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, plt.Figure]:
-    """The sweep's report from every training's history, in the order of ``runs`` (``sweep.runs``):
+def compare_sweep(runs: dict[str, Any], test_scores: pd.DataFrame, *histories: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, plt.Figure]:
+    """The sweep's report from every training's history, in the order of ``runs`` (``sweep.runs``),
+    and its ``test_scores`` (:func:`score_sweep`; its columns join the table when it has rows):
     the table of runs, the summary per recipe and the validation curves."""
     if len(runs) != len(histories):
         raise ValueError(f"the sweep lists {len(runs)} runs but {len(histories)} histories were given")
     named = dict(zip(runs, histories))
     table = sweep_table(named)
+    if len(test_scores):
+        table = table.merge(test_scores, on="run", how="left")
     return table, recipe_summary(table), plot_sweep_curves(named)

@@ -4,7 +4,8 @@ The configurations are read when the pipelines are registered (``playing_with_mn
 each is an instance of the one training pipeline under ``sweep.<run>``, on Task 1's cache
 and split, with ``params:sweep.runs.<run>`` laid over ``params:train``. The trainings do not
 depend on each other, so a parallel runner (``playing_with_mnist.runner.DaskRunner``) runs
-them side by side.
+them side by side. One node scores every saved model on ``sweep.test_character_zip`` (nothing
+without ``--params=sweep.test_zip=...``); the comparison takes the histories and those scores.
 """
 
 from kedro.pipeline import Node, Pipeline
@@ -12,7 +13,7 @@ from kedro.pipeline import Node, Pipeline
 from playing_with_mnist.sweep import registered_runs
 from playing_with_mnist.training.pipeline import training_pipeline
 
-from .nodes import compare_sweep
+from .nodes import compare_sweep, score_sweep
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -22,11 +23,13 @@ def create_pipeline(**kwargs) -> Pipeline:
     sweep = Pipeline(
         [
             *trainings,
-            Node(compare_sweep, ["params:sweep.runs", *(f"{run}_history" for run in runs)],
+            Node(score_sweep, ["test_character_zip", "params:preprocess", "params:sweep.runs", *(f"{run}_model" for run in runs)],
+                 "test_scores", name="score_sweep"),
+            Node(compare_sweep, ["params:sweep.runs", "test_scores", *(f"{run}_history" for run in runs)],
                  ["comparison", "recipe_summary", "accuracy_curves"], name="compare_sweep"),
         ],
         namespace="sweep",
         inputs={"character_images", "train_val_split"},
-        parameters={"params:train", "params:sweep.runs", *overrides},
+        parameters={"params:train", "params:preprocess", "params:sweep.runs", *overrides},
     )
     return sweep
