@@ -67,9 +67,9 @@ def main() -> None:
         with run_catalog(project, args.env, args.test_zip) as catalog:
             trained_model = catalog.load("trained_model")
             images, model_labels = scored_test_set(catalog, trained_model)
-        if labels is not None and (not torch.equal(model_labels, labels) or list(trained_model["class_names"]) != names):
+        if labels is not None and (not torch.equal(model_labels, labels) or trained_model.class_names != names):
             parser.error(f"{project}: its model's classes differ from the first model's; ensemble models of one task only")
-        labels, names = model_labels, list(trained_model["class_names"])
+        labels, names = model_labels, trained_model.class_names
         probabilities.append(predict(trained_model, images))
         print(json.dumps({"project": project.name, "images": len(labels)}), flush=True)
     for row in ensemble_accuracies(probabilities, labels, names):

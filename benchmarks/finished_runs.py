@@ -27,7 +27,7 @@ def run_catalog(project: Path, env: str | None, test_zip: Path | None = None) ->
         yield session.load_context().catalog
 
 
-def scored_test_set(catalog: Any, trained_model: dict) -> tuple[torch.Tensor, torch.Tensor]:
+def scored_test_set(catalog: Any, trained_model: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """The test zip's uint8 images and their labels in ``trained_model``'s class order."""
     from playing_with_mnist.analysis.inference import decode_test_zip
 

@@ -51,7 +51,7 @@ def main() -> None:
         split = catalog.load("train_val_split")
 
     names = list(cached["class_names"])
-    row: dict[str, object] = {"project": project.name, "epochs": trained_model["train_config"]["epochs"]}
+    row: dict[str, object] = {"project": project.name, "epochs": trained_model.train_config.epochs}
     for part in ("train", "val"):
         indices = torch.as_tensor(split[part])
         started = time.perf_counter()

@@ -49,13 +49,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from playing_with_mnist.demo.characters import demo_file_name, write_demo_zip  # noqa: E402
 from playing_with_mnist.ingest.archive import CharacterArchive  # noqa: E402
-from playing_with_mnist.models import ResNetConfig, build_model  # noqa: E402
 from playing_with_mnist.ingest.model_input import split_train_val
+from playing_with_mnist.models import ResNetConfig, build_model  # noqa: E402
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache  # noqa: E402
-from playing_with_mnist.training.pipeline import train_model  # noqa: E402
 from playing_with_mnist.training.augment import AugmentConfig, augment_batch  # noqa: E402
-from playing_with_mnist.training.config import merge_train_params  # noqa: E402
+from playing_with_mnist.training.config import TrainConfig  # noqa: E402
 from playing_with_mnist.training.hardware import select_device, select_precision  # noqa: E402
+from playing_with_mnist.training.pipeline import train_model  # noqa: E402
 
 PREPROCESS = {"image_size": 32, "max_broken_fraction": 0.05, "min_images_per_class": 2, "workers": 0}
 SPLIT = {"val_fraction": 0.2, "seed": 42}
@@ -183,16 +183,16 @@ def run_bare(zip_path: Path, steps: int) -> dict:
 def run_project(zip_path: Path, epochs: int, precision: str, compile_model: bool = False, channels_last: str | bool = "auto",
                 options: dict | None = None) -> dict:
     cache, split = load_cache(zip_path)
-    params = merge_train_params(
+    config = TrainConfig.from_params(
         {**SEED_TRAIN, "epochs": epochs, "precision": precision, "compile": compile_model, "channels_last": channels_last}, options)
     start = time.perf_counter()
-    trained, history = train_model(cache, split, params)
+    trained, history = train_model(cache, split, config)
     total = time.perf_counter() - start
-    device = torch.device(trained["run"]["device_type"])
-    compiled = (", compiled" if trained["run"]["compiled"] else "") + ("" if trained["run"]["channels_last"] else ", NCHW") + (
+    device = torch.device(trained.run.device_type)
+    compiled = (", compiled" if trained.run.compiled else "") + ("" if trained.run.channels_last else ", NCHW") + (
         ", tuned recipe" if options else "")
-    return {"name": f"project train_model ({trained['run']['precision']}{compiled})", "precision": trained["run"]["precision"],
-            "device": trained["run"]["device"], "train_images": len(split["train"]),
+    return {"name": f"project train_model ({trained.run.precision}{compiled})", "precision": trained.run.precision,
+            "device": trained.run.device, "train_images": len(split["train"]),
             "epoch_seconds": history["seconds"].tolist(), "train_seconds": history["train_seconds"].tolist(), "node_seconds": total,
             "final_val_accuracy": float(history["val_accuracy"].iloc[-1]), **peak_memory_mb(device)}
 
@@ -207,7 +207,7 @@ def tuned_options() -> dict:
 
 def run_augment(batches: int) -> dict:
     device = select_device("auto")
-    config = AugmentConfig.from_params({**tuned_options().get("augment", {}), "elastic": 2.0, "stroke": 0.5, "erase": 0.25})
+    config = AugmentConfig(**{**tuned_options().get("augment", {}), "elastic": 2.0, "stroke": 0.5, "erase": 0.25})
     generator = torch.Generator().manual_seed(0)
     x = torch.rand(32, 1, 32, 32, device=device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)

@@ -49,7 +49,6 @@ def main() -> None:
     import torch
     from finished_runs import run_catalog, scored_test_set
 
-    from playing_with_mnist.analysis.inference import load_model
     from playing_with_mnist.analysis.metrics import accuracies
     from playing_with_mnist.training.engine import predict_logits
     from playing_with_mnist.training.hardware import select_device, select_precision
@@ -66,8 +65,8 @@ def main() -> None:
 
     device = select_device("auto")
     precision = select_precision("auto", device)
-    model = load_model(trained_model).to(device)
-    names = list(trained_model["class_names"])
+    model = trained_model.build().to(device)
+    names = trained_model.class_names
     sets = view_sets()
     views = sorted({view for members in sets.values() for view in members}, key=repr)
     for part, (images, labels) in parts.items():

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +14,6 @@ from playing_with_mnist.analysis.inference import predict
 from playing_with_mnist.analysis.metrics import accuracies, case_folded_accuracy
 from playing_with_mnist.datasets import CheckpointFile
 from playing_with_mnist.models import ResNetConfig, build_model
-from playing_with_mnist.training.pipeline import train_model
 from playing_with_mnist.training.augment import (
     TTA_VIEWS,
     AugmentConfig,
@@ -31,6 +29,7 @@ from playing_with_mnist.training.engine import predict_logits
 from playing_with_mnist.training.hardware import select_device, select_precision
 from playing_with_mnist.training.loop import fit
 from playing_with_mnist.training.mixup import mixup_batch
+from playing_with_mnist.training.pipeline import train_model
 from playing_with_mnist.training.schedule import make_scheduler
 
 from .params import TRAIN

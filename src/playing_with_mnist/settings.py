@@ -10,9 +10,11 @@ from playing_with_mnist.tracking import TrainingTrackingHooks
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 marks deprecated; it is not ours to fix.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
 
-# kedro-mlflow's own hook (one MLflow run per `kedro run`) registers itself as a plugin;
-# TrainingTrackingHooks keeps its store in the project and adds a run per training.
+# TrainingTrackingHooks runs kedro-mlflow's hook (one MLflow run per `kedro run`), a new one for each
+# session instead of the one per process that kedro-mlflow registers as a plugin; it keeps the store
+# in the project and adds a run per training.
 HOOKS = (RunEnvironmentHooks(), MissingInputsHooks(), TrainingParametersHooks(), TrainingTrackingHooks())
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")  # its distribution name, in both spellings
 
 # Each run claims a save version of its own, even when two start in the same millisecond.
 CONTEXT_CLASS = ProjectContext

@@ -8,8 +8,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from playing_with_mnist.pipelines.report.nodes import plot_accuracy, plot_loss, summarise_training
 from playing_with_mnist.models import ResNetConfig
+from playing_with_mnist.pipelines.report.nodes import plot_accuracy, plot_loss, summarise_training
 from playing_with_mnist.pipelines.report.results_document import write_results_document
 from playing_with_mnist.training.checkpoints import TrainedModel, TrainingRun
 from playing_with_mnist.training.config import TrainConfig

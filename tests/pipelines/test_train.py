@@ -11,8 +11,8 @@ from playing_with_mnist.models import build_model
 from playing_with_mnist.pipelines.train.nodes import check_split_is_current
 from playing_with_mnist.training.checkpoints import TrainedModel
 from playing_with_mnist.training.config import TrainConfig
-from playing_with_mnist.training.pipeline import train_model
 from playing_with_mnist.training.engine import predict_logits
+from playing_with_mnist.training.pipeline import train_model
 
 from ..params import SPLIT, TRAIN
 

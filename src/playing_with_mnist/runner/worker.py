@@ -3,7 +3,7 @@
 A worker is another process (on this machine or another): it sets the project up once
 (settings, logging), gives PyTorch its share of the cores and, on a machine with several GPUs,
 its own GPU, then runs the node as Kedro's runners do (``kedro.runner.Task``). Trainings are
-tracked by :class:`WorkerTrackingHooks`: the driver's MLflow run is passed explicitly, so each
+tracked by :class:`TrainingTrackingHooks` made with the driver's MLflow run, so each
 training logs into its own MLflow run from whichever process trains it.
 """
 
@@ -66,30 +66,6 @@ class SharedDataset(AbstractDataset):
         return {"name": self._name}
 
 
-class WorkerTrackingHooks(TrainingTrackingHooks):
-    """:class:`TrainingTrackingHooks` in a worker: the parent run and store come from the driver, and a
-    finished training's run is found in the store (it may have run in another process)."""
-
-    def __init__(self, state: dict[str, Any]):
-        super().__init__()
-        from mlflow.tracking import MlflowClient
-
-        self.enabled = True
-        self.client = MlflowClient(tracking_uri=state["tracking_uri"])
-        self.parent = tuple(state["parent"])
-        self.recipe, self.context_tags = state["recipe"], dict(state["context_tags"])
-
-    def _parent_run(self) -> tuple[str, str] | None:
-        return self.parent  # type: ignore[return-value]
-
-    def _finished_training(self, namespace: str) -> str | None:
-        found = self.client.search_runs(
-            [self.parent[1]], max_results=1, order_by=["attributes.end_time DESC"],
-            filter_string=f"tags.mlflow.parentRunId = '{self.parent[0]}' and tags.training = '{namespace}' "
-                          "and attributes.status = 'FINISHED'")
-        return found[0].info.run_id if found else None
-
-
 _configured: set[str] = set()
 
 
@@ -134,7 +110,7 @@ def hook_manager_for(context: WorkerContext) -> Any:
     manager = _create_hook_manager()
     hooks = [hook for hook in settings.HOOKS if not isinstance(hook, TrainingTrackingHooks)]
     if context.tracking is not None:
-        hooks.append(WorkerTrackingHooks(context.tracking))
+        hooks.append(TrainingTrackingHooks(driver=context.tracking))
     _register_hooks(manager, hooks)
     return manager
 

@@ -7,7 +7,6 @@ import logging
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import torch
 from kedro.framework.hooks import hook_impl
@@ -18,87 +17,99 @@ from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.pipeline import TRAINING_TAG
 
 from .artifacts import TASK1_REPORT, flatten, git_commit, is_report, log_history, log_object, suffix
-from .store import IN_MEMORY_STORE, absolute_store, check_store
+from .store import absolute_store, check_store
 
 logger = logging.getLogger(__name__)
 
 class TrainingTrackingHooks:
     """Configure kedro-mlflow's store inside the project, and log one nested MLflow run per training."""
 
-    def __init__(self) -> None:
-        self.enabled = False
+    def __init__(self, driver: dict[str, Any] | None = None) -> None:
+        """``driver``: in a process that runs nodes for a ``kedro run`` (a Dask worker), that run's
+        :meth:`worker_state`; the trainings then nest under its MLflow run, in its store."""
+        self.enabled = driver is not None
         self.client: Any = None
+        self.parent: tuple[str, str] | None = None  # a worker's parent run (id, experiment id); None: kedro-mlflow's
         self.context_tags: dict[str, str] = {}
         self.recipe = "seed"
         self.outer_run: str | None = None      # a run the caller opened before the session: left open
         self.session_runs: set[str] = set()      # the runs kedro-mlflow opened for this process's sessions
         self.open_runs: dict[str, str] = {}      # training node name -> MLflow run id, while it trains
-        self.training_runs: dict[str, str] = {}  # namespace -> MLflow run id of its finished training
+        self.mlflow: Any = None                  # kedro-mlflow's hook for this session (never in a worker)
+        if driver is not None:
+            from mlflow.tracking import MlflowClient
 
-    @hook_impl(tryfirst=True)  # before kedro-mlflow's own hook reads mlflow.yml
+            self.client = MlflowClient(tracking_uri=driver["tracking_uri"])
+            self.parent = tuple(driver["parent"])  # type: ignore[assignment]
+            self.recipe, self.context_tags = driver["recipe"], dict(driver["context_tags"])
+
+    @hook_impl
     def after_context_created(self, context) -> None:  # noqa: ANN001 - Kedro's signature
         import mlflow
-        from kedro_mlflow.framework.hooks.mlflow_hook import mlflow_hook
 
-        # kedro-mlflow's hook is one object per process and keeps the last session's run id,
-        # which it reopens before every node even where this session tracks nothing.
-        mlflow_hook.run_id = None
         # A run an earlier session of this process opened and could not close (it stopped in a
         # hook before its pipeline ran) is ended as failed, not continued.
         while (active := mlflow.active_run()) is not None and active.info.run_id in self.session_runs:
             mlflow.end_run("FAILED")
         self.outer_run = active.info.run_id if (active := mlflow.active_run()) is not None else None
+        # kedro-mlflow reads its settings from the config loader's "mlflow" key; it anchors a relative
+        # plain path in the project but not a SQLite URI (`sqlite:///mlflow.db` would follow the
+        # working folder), so the store's URI is made absolute there before its hook reads it.
         loader = context.config_loader
         loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])
         try:
             conf = dict(loader["mlflow"])
         except Exception:  # no mlflow.yml at all: kedro-mlflow's defaults
             conf = {}
-        server, tracking = dict(conf.get("server") or {}), dict(conf.get("tracking") or {})
         self.enabled = bool((context.params.get("tracking") or {}).get("enabled", True))
+        if not self.enabled:  # nothing is tracked and no store is touched
+            self.mlflow = None
+            return
         project = Path(context.project_path)
-        if self.enabled:
-            server["mlflow_tracking_uri"] = absolute_store(server.get("mlflow_tracking_uri"), project)
-            experiment = dict(tracking.get("experiment") or {})
-            create = dict(experiment.get("create_experiment_kwargs") or {})
-            location = create.get("artifact_location")
-            if location and not urlparse(str(location)).scheme and not Path(location).is_absolute():
-                create["artifact_location"] = (project / location).resolve().as_uri()
-            experiment["create_experiment_kwargs"] = create
-            tracking["experiment"] = experiment
-            check_store(server["mlflow_tracking_uri"])
-        else:
-            # kedro-mlflow still starts up: give it a store in memory and no pipeline to track.
-            from playing_with_mnist.pipeline_registry import register_pipelines
-
-            server["mlflow_tracking_uri"] = IN_MEMORY_STORE
-            disabled = dict(tracking.get("disable_tracking") or {})
-            disabled["pipelines"] = sorted(register_pipelines())
-            tracking["disable_tracking"] = disabled
-        loader["mlflow"] = {**conf, "server": server, "tracking": tracking}
+        server = dict(conf.get("server") or {})
+        server["mlflow_tracking_uri"] = absolute_store(server.get("mlflow_tracking_uri"), project)
+        check_store(server["mlflow_tracking_uri"])
+        loader["mlflow"] = {**conf, "server": server}
         self.recipe = context.env if context.env not in (None, "local", "base") else "seed"
         self.context_tags = {"recipe": self.recipe, "kedro_env": str(context.env or "local")}
         if commit := git_commit(project):
             self.context_tags["git_commit"] = commit
-        if self.enabled:
-            from mlflow.tracking import MlflowClient
+        from kedro_mlflow.framework.hooks import MlflowHook
+        from mlflow.tracking import MlflowClient
 
-            self.client = MlflowClient(tracking_uri=server["mlflow_tracking_uri"])
+        self.client = MlflowClient(tracking_uri=server["mlflow_tracking_uri"])
+        self.mlflow = MlflowHook()
+        self.mlflow.after_context_created(context)
+
+    # ---- kedro-mlflow's hook, one per session --------------------------------------------------------
+    # kedro-mlflow registers one hook object per process (settings.DISABLE_HOOKS_FOR_PLUGINS turns that
+    # off): it keeps the last session's run id and reopens it before every node of the next session, even
+    # one that tracks nothing. A hook made for each session, called from here, starts clean.
 
     @hook_impl
-    def before_pipeline_run(self) -> None:
+    def after_catalog_created(self, catalog, conf_catalog, conf_creds, parameters, save_version, load_versions) -> None:  # noqa: ANN001, PLR0913
+        if self.mlflow is not None:
+            self.mlflow.after_catalog_created(catalog=catalog, conf_catalog=conf_catalog, conf_creds=conf_creds,
+                                              parameters=parameters, save_version=save_version, load_versions=load_versions)
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
         import mlflow
 
+        if self.mlflow is not None:
+            self.mlflow.before_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
         if self.enabled and (active := mlflow.active_run()) is not None and active.info.run_id != self.outer_run:
             self.session_runs.add(active.info.run_id)
 
     # ---- one nested run per training -------------------------------------------------------------
 
     @hook_impl
-    def before_node_run(self, node, inputs: dict[str, Any]) -> None:  # noqa: ANN001 - Kedro's signature
+    def before_node_run(self, node, catalog, inputs: dict[str, Any], is_async: bool) -> None:  # noqa: ANN001 - Kedro's signature
+        if self.mlflow is not None:
+            self.mlflow.before_node_run(node=node, catalog=catalog, inputs=inputs, is_async=is_async)
         if not self.enabled or TRAINING_TAG not in node.tags:
             return
-        parent = self._parent_run()
+        parent = self.parent_run()
         if parent is None:  # kedro-mlflow is off for this pipeline
             return
         namespace = node.namespace or "train"
@@ -133,24 +144,34 @@ class TrainingTrackingHooks:
             torch.save(trained_model.to_checkpoint(), path)  # the same weights-only checkpoint as data/06_models
             self.client.log_artifact(run_id, str(path), artifact_path="model")
         self.client.set_terminated(run_id, "FINISHED")
-        self.training_runs[node.namespace or "train"] = run_id
 
-    # ---- where runs go: this process's kedro-mlflow run; a Dask worker overrides these -------------
+    # ---- where runs go ------------------------------------------------------------------------------
 
-    def _parent_run(self) -> tuple[str, str] | None:
+    def parent_run(self) -> tuple[str, str] | None:
         """The ``kedro run``'s MLflow run (id, experiment id) that trainings nest under, if any."""
         import mlflow
 
+        if self.parent is not None:
+            return self.parent
         active = mlflow.active_run()
         return (active.info.run_id, active.info.experiment_id) if active is not None else None
 
-    def _finished_training(self, namespace: str) -> str | None:
-        return self.training_runs.get(namespace)
+    def finished_training(self, namespace: str) -> str | None:
+        """The MLflow run of this ``kedro run``'s finished training ``namespace``, found in the store
+        (the training may have run in another process)."""
+        parent = self.parent_run()
+        if parent is None:
+            return None
+        found = self.client.search_runs(
+            [parent[1]], max_results=1, order_by=["attributes.end_time DESC"],
+            filter_string=f"tags.mlflow.parentRunId = '{parent[0]}' and tags.training = '{namespace}' "
+                          "and attributes.status = 'FINISHED'")
+        return found[0].info.run_id if found else None
 
     def worker_state(self) -> dict[str, Any] | None:
         """What a process that runs nodes for this one (a Dask worker) needs to log into the same
         runs: the store, the parent run, the tags. ``None`` when nothing is tracked."""
-        parent = self._parent_run() if self.enabled else None
+        parent = self.parent_run() if self.enabled else None
         if parent is None:
             return None
         return {"tracking_uri": self.client.tracking_uri, "parent": parent, "recipe": self.recipe,
@@ -163,15 +184,18 @@ class TrainingTrackingHooks:
             self.client.set_terminated(run_id, "FAILED")
 
     @hook_impl
-    def on_pipeline_error(self) -> None:
+    def on_pipeline_error(self, error: Exception, run_params: dict, pipeline, catalog) -> None:  # noqa: ANN001
         for run_id in self.open_runs.values():
             self.client.set_terminated(run_id, "FAILED")
         self.open_runs.clear()
+        if self.mlflow is not None:
+            self.mlflow.on_pipeline_error(error=error, run_params=run_params, pipeline=pipeline, catalog=catalog)
         self._close_session_runs()
 
     @hook_impl
-    def after_pipeline_run(self) -> None:
-        self.training_runs.clear()
+    def after_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
+        if self.mlflow is not None:
+            self.mlflow.after_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
         self._close_session_runs()
 
     def _close_session_runs(self) -> None:
@@ -191,9 +215,9 @@ class TrainingTrackingHooks:
         (evaluate, the MNIST experiments) into the ``kedro run``'s own run."""
         if not self.enabled:
             return
-        if dataset_name in TASK1_REPORT and (task1 := self._finished_training("task1")) is not None:
+        if dataset_name in TASK1_REPORT and (task1 := self.finished_training("task1")) is not None:
             run_id, file_name = task1, TASK1_REPORT[dataset_name]
-        elif (parent := self._parent_run()) is not None and is_report(data):
+        elif (parent := self.parent_run()) is not None and is_report(data):
             run_id, file_name = parent[0], dataset_name.replace(".", "/") + suffix(data)
         else:
             return

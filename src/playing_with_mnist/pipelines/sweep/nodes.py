@@ -14,6 +14,7 @@ from playing_with_mnist.analysis.figures import STYLE, new_figure
 from playing_with_mnist.analysis.metrics import accuracies, run_summary
 from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.sweep import recipe_and_seed
+from playing_with_mnist.training.checkpoints import TrainedModel
 
 # run_summary speaks of the MNIST test set; here val_* is Task 1's validation split.
 RENAMED = {"final_test_accuracy": "final_val_accuracy", "best_test_accuracy": "best_val_accuracy",
@@ -23,7 +24,7 @@ TEST_COLUMNS = ["run", "test_accuracy", "test_accuracy_case_folded"]
 SUMMARISED = ("final_val_accuracy", "best_val_accuracy", "test_accuracy", "test_accuracy_case_folded")
 
 
-def score_sweep(test_zip: CharacterArchive | None, params: dict[str, Any], runs: dict[str, Any], *models: Any) -> pd.DataFrame:
+def score_sweep(test_zip: CharacterArchive | None, params: dict[str, Any], runs: dict[str, Any], *models: TrainedModel) -> pd.DataFrame:
     """Each run's accuracy and case-folded accuracy (``None`` without two classes that differ only
     by case) on the labelled test zip, decoded as that model's training images were; no rows
     when no test zip is given (``test_zip`` is ``None``)."""
@@ -33,8 +34,7 @@ def score_sweep(test_zip: CharacterArchive | None, params: dict[str, Any], runs:
     for run, model in zip(runs, models, strict=True):
         test, labels = inference.decode_test_zip(test_zip, model, params)
         predicted = inference.predict(model, test["images"]).argmax(1)
-        class_names = model["class_names"]  # the model's classes, which its predictions index
-        accuracy, case_folded = accuracies(predicted, labels, class_names)
+        accuracy, case_folded = accuracies(predicted, labels, model.class_names)
         rows.append({"run": run, "test_accuracy": accuracy, "test_accuracy_case_folded": case_folded})
     return pd.DataFrame(rows, columns=TEST_COLUMNS)
 
