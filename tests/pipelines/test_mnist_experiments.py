@@ -78,18 +78,18 @@ def raw_mnist(train: int = 30, test: int = 10) -> dict:
             "source": {"kind": "mnist", "name": "mnist", "sha256": "0"}, "fingerprint": "mnist:0"}
 
 
-def test_mnist_input_uses_task_1_preprocessing_and_puts_the_test_set_in_val() -> None:
+def test_mnist_input_uses_task_1_preprocessing_and_names_the_test_set() -> None:
     raw = raw_mnist()
     cache, split = mnist_model_input(raw, {"invert": False, "max_train_images": None}, PREPROCESS)
     assert cache["images"].shape == (40, 1, 32, 32) and cache["images"].dtype == torch.uint8
     assert np.array_equal(cache["images"][0, 0].numpy(), preprocess_image(Image.fromarray(raw["train_images"][0]), 32))
     assert np.array_equal(cache["images"][30, 0].numpy(), preprocess_image(Image.fromarray(raw["test_images"][0]), 32))
-    assert torch.equal(split["train"], torch.arange(30)) and torch.equal(split["val"], torch.arange(30, 40))
-    assert torch.equal(cache["labels"][split["val"]], torch.from_numpy(raw["test_labels"].astype(np.int64)))
+    assert torch.equal(split["train"], torch.arange(30)) and torch.equal(split["test"], torch.arange(30, 40))
+    assert torch.equal(cache["labels"][split["test"]], torch.from_numpy(raw["test_labels"].astype(np.int64)))
 
     inverted, limited = mnist_model_input(raw, {"invert": True, "max_train_images": 12}, PREPROCESS)
     assert torch.equal(inverted["images"][:12], 255 - cache["images"][:12])
-    assert len(limited["train"]) == 12 and len(limited["val"]) == 10
+    assert len(limited["train"]) == 12 and len(limited["test"]) == 10
     assert inverted["fingerprint"] != cache["fingerprint"]
 
 
@@ -159,7 +159,7 @@ def test_a_perfect_clean_model_recovers_the_true_noise_and_relabelling_removes_i
     cleaned, cleaned_split, report = clean_training_set(noisy_input, noisy_split, perfect, truth, NOISE_PARAMS)
     assert report["wrong_share_after"] == 0.0 and report["flags_that_were_wrong_labels"] == 1.0
     assert torch.equal(cleaned["labels"][cleaned_split["train"]], truth["true_labels"])
-    assert torch.equal(cleaned["labels"][cleaned_split["val"]], noisy_input["labels"][noisy_split["val"]])
+    assert torch.equal(cleaned["labels"][cleaned_split["test"]], noisy_input["labels"][noisy_split["test"]])
 
     drop = {**NOISE_PARAMS, "cleaning": {**NOISE_PARAMS["cleaning"], "policy": "drop"}}
     kept, kept_split, dropped = clean_training_set(noisy_input, noisy_split, perfect, truth, drop)

@@ -118,8 +118,8 @@ def train_test_input(
     """One model input of the digits 0-9 holding training then test images, and the split
     that says which is which.
 
-    The split's ``val`` is the test set: training scores it after every epoch, which gives
-    the test accuracy per epoch the MNIST comparisons plot.
+    The split names them ``train`` and ``test``; training scores the test set after every epoch,
+    which gives the test accuracy per epoch the MNIST comparisons plot.
     """
     n_train, n_test = len(train_images), len(test_images)
     model_input = ModelInput(
@@ -131,8 +131,7 @@ def train_test_input(
         source=source,
         fingerprint=fingerprint,
     )
-    split = {"train": torch.arange(n_train), "val": torch.arange(n_train, n_train + n_test),
-             "val_is": "test set", "fingerprint": fingerprint}
+    split = {"train": torch.arange(n_train), "test": torch.arange(n_train, n_train + n_test), "fingerprint": fingerprint}
     return model_input, split
 
 

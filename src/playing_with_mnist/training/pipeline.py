@@ -30,7 +30,8 @@ def train_model(
     checkpoints: CheckpointStore | None = None,
     initial_model: TrainedModel | None = None,
 ) -> tuple[TrainedModel, pd.DataFrame]:
-    """Train the seed's ResNet on cached images: ``split["train"]`` to learn, ``split["val"]`` to score.
+    """Train the seed's ResNet on cached images: ``split["train"]`` to learn, ``split["val"]`` to score
+    after every epoch (the MNIST experiments' splits have a ``test`` set there instead).
 
     ``model_input`` is a cache (``images`` uint8 [N, 1, S, S], ``labels``, ``class_names``,
     ``fingerprint`` ...), as preprocess makes for Task 1 and the MNIST pipelines for theirs.
@@ -45,7 +46,8 @@ def train_model(
         raise ValueError("the train/val split was made from other data than the images; run the pipeline that makes both again (preprocess, for Task 1)")
     network, fingerprint, started_from = set_up_network(config, model_input, split["train"], initial_model)
     images, labels = model_input["images"], model_input["labels"]
-    result = fit(network, (images[split["train"]], labels[split["train"]]), (images[split["val"]], labels[split["val"]]),
+    scored = split["val"] if "val" in split else split["test"]
+    result = fit(network, (images[split["train"]], labels[split["train"]]), (images[scored], labels[scored]),
                  config, checkpoints=checkpoints, fingerprint=fingerprint)
     trained_model = TrainedModel(
         model_config=network.config, state_dict=result.model.state_dict(), class_names=list(model_input["class_names"]),

@@ -43,7 +43,7 @@ def write_transfer_document(comparison: pd.DataFrame, digits_history: pd.DataFra
         "# Task 2: does pretraining on the handwritten digits help on MNIST?",
         "",
         f"- MNIST: {describe_source(mnist_images['source'])}, {len(mnist_split['train']):,} training and "
-        f"{len(mnist_split['val']):,} test images, brought to 32x32 by Task 1's preprocessing.",
+        f"{len(mnist_split['test']):,} test images, brought to 32x32 by Task 1's preprocessing.",
         "- The pretrained digits model: the seed's ResNet trained on the digit classes 0-9 of Task 1's data "
         f"(Task 1's images and train/val split) for {int(digits['epoch'])} epoch(s); validation accuracy "
         f"{digits['val_accuracy']:.2%} "

@@ -36,7 +36,7 @@ def noisy_model_input(noisy_images: dict[str, Any], mnist_images: dict[str, Any]
     """The noisy images to train on (inverted like MNIST's, see ``mnist_input.invert``) and the
     MNIST test set to score on, as one cache and its split."""
     images = invert_ink(noisy_images["images"]) if input_params["invert"] else noisy_images["images"]
-    test = mnist_split["val"]
+    test = mnist_split["test"]
     members = list(noisy_images["members"]) + [mnist_images["members"][i] for i in test.tolist()]
     return train_test_input(images, noisy_images["labels"], mnist_images["images"][test], mnist_images["labels"][test],
                             members, noisy_images["source"], f"{noisy_images['fingerprint']}|test:{mnist_split['fingerprint']}")
@@ -58,7 +58,7 @@ def clean_model_probabilities(mnist_model: TrainedModel, noisy_input: dict[str, 
     image, and its accuracy on the test images (how far its reading of the labels can be trusted)."""
     if mnist_model.class_names != DIGITS:
         raise ValueError(f"the clean model must classify the digits 0-9, it has classes {mnist_model.class_names[:12]}")
-    train, test = noisy_split["train"], noisy_split["val"]
+    train, test = noisy_split["train"], noisy_split["test"]
     # One pass over both sets: each call of predict rebuilds the model and moves it to the device.
     probabilities = inference.predict(mnist_model, noisy_input["images"][torch.cat([train, test])])
     test_predictions = probabilities[len(train):].argmax(1)
@@ -108,7 +108,7 @@ def clean_training_set(noisy_input: dict[str, Any], noisy_split: dict[str, Any],
         summary["wrong_labels_flagged"] = float(flagged[wrong].mean()) if wrong.any() else None
         summary["wrong_share_before"] = float(wrong.mean())
         summary["wrong_share_after"] = float((true_train[torch.from_numpy(kept)] != torch.from_numpy(labels)).float().mean())
-    test = noisy_split["val"]
+    test = noisy_split["test"]
     members = [noisy_input["members"][i] for i in kept_index.tolist() + test.tolist()]
     fingerprint = f"{noisy_input['fingerprint']}|cleaned:{cleaning['policy']}:{cleaning['loss_threshold']}:{cleaning['min_confidence']}"
     cache, split = train_test_input(noisy_input["images"][kept_index], torch.from_numpy(labels).long(),

@@ -45,19 +45,19 @@ def write_results_document(
     Links (``reporting.artifact_link``) carry ``{save_version}``, which the report dataset
     replaces with the run's version, so they point at the graphs saved by the same run.
     """
-    m = training_metrics
     config = trained_model.train_config
-
-    def pct(value: float) -> str:
-        return f"{value:.2%}"
-
-    saved = "the saved model" + (" (moving average of the weights)" if m["ema"] else "") + (
-        ", averaged over the image and its test-time views (shifted, turned, resized)" if m["tta"] else "")
-    folded = m["val_accuracy_case_folded"]
-    lowest = per_class_accuracy.nsmallest(5, "accuracy")
-    worst_classes = ", ".join(f"`{name}` {accuracy:.0%}" for name, accuracy in zip(lowest["class"], lowest["accuracy"]))
-
     return "\n".join([
+        *_setting(training_metrics, config, preprocess_summary),
+        *_results(training_metrics, config),
+        *_confusions(per_class_accuracy, confused_pairs),
+        "## Where it fails", "", figure_markdown("Highest-loss validation images", "highest_loss_images.png"), "",
+        "## The inputs", "", "What the network sees: 32x32 grayscale.", "", figure_markdown("Sample inputs", "sample_inputs.png"), "",
+    ])
+
+
+def _setting(m: dict[str, Any], config: TrainConfig, preprocess_summary: dict[str, Any]) -> list[str]:
+    """The title and what was trained on what, how."""
+    return [
         "# Playing With Mnist: Task 1 results",
         "",
         f"- Data: {m['data_source_description']}",
@@ -67,28 +67,39 @@ def write_results_document(
         f"val batch {config.val_batch_size}, dropout {config.dropout}, optimizer {config.optimizer}, seed {config.seed}",
         f"- Recipe options: {config.describe_options()}",
         "",
+    ]
+
+
+def _results(m: dict[str, Any], config: TrainConfig) -> list[str]:
+    """The seed's four accuracies, the saved model's own, and the loss and accuracy graphs."""
+    saved = "the saved model" + (" (moving average of the weights)" if m["ema"] else "") + (
+        ", averaged over the image and its test-time views (shifted, turned, resized)" if m["tta"] else "")
+    folded = m["val_accuracy_case_folded"]
+    return [
         "## Results",
         "",
         "| | accuracy | epoch |",
         "|---|---:|---:|",
-        f"| Max training accuracy | {pct(m['max_train_accuracy'])} | {m['max_train_accuracy_epoch']} |",
-        f"| Max validation accuracy | {pct(m['max_val_accuracy'])} | {m['max_val_accuracy_epoch']} |",
-        f"| Training accuracy on last epoch | {pct(m['last_train_accuracy'])} | {m['epochs']} |",
-        f"| Validation accuracy on last epoch | {pct(m['last_val_accuracy'])} | {m['epochs']} |",
+        f"| Max training accuracy | {m['max_train_accuracy']:.2%} | {m['max_train_accuracy_epoch']} |",
+        f"| Max validation accuracy | {m['max_val_accuracy']:.2%} | {m['max_val_accuracy_epoch']} |",
+        f"| Training accuracy on last epoch | {m['last_train_accuracy']:.2%} | {m['epochs']} |",
+        f"| Validation accuracy on last epoch | {m['last_val_accuracy']:.2%} | {m['epochs']} |",
         "",
         f"Training accuracy is measured on the training batches as they are trained on ({_training_conditions(config)}).",
         "",
-        f"Validation accuracy of {saved}: **{pct(m['val_accuracy'])}**"
-        + (f"; ignoring case (o/O, s/S ... counted right): **{pct(folded)}**." if folded is not None else "."),
+        f"Validation accuracy of {saved}: **{m['val_accuracy']:.2%}**"
+        + (f"; ignoring case (o/O, s/S ... counted right): **{folded:.2%}**." if folded is not None else "."),
         "",
-        "### Loss graph",
-        "",
-        figure_markdown("Loss graph", "loss_graph.png"),
-        "",
-        "### Accuracy graph",
-        "",
-        figure_markdown("Accuracy graph", "accuracy_graph.png"),
-        "",
+        "### Loss graph", "", figure_markdown("Loss graph", "loss_graph.png"), "",
+        "### Accuracy graph", "", figure_markdown("Accuracy graph", "accuracy_graph.png"), "",
+    ]
+
+
+def _confusions(per_class_accuracy: pd.DataFrame, confused_pairs: pd.DataFrame) -> list[str]:
+    """The confusion matrix, the most confused pairs and the classes with the lowest accuracy."""
+    lowest = per_class_accuracy.nsmallest(5, "accuracy")
+    worst_classes = ", ".join(f"`{name}` {accuracy:.0%}" for name, accuracy in zip(lowest["class"], lowest["accuracy"]))
+    return [
         "## What the model confuses",
         "",
         figure_markdown("Confusion matrix", "confusion_matrix.png"),
@@ -99,19 +110,8 @@ def write_results_document(
         "|---|---|---:|",
         *[f"| `{r.true}` | `{r.predicted}` | {r.count} |" for r in confused_pairs.itertuples()],
         "",
-        f"Per-class accuracy ([table]({artifact_link('per_class_accuracy.csv')})), "
-        f"the five lowest: {worst_classes}.",
+        f"Per-class accuracy ([table]({artifact_link('per_class_accuracy.csv')})), the five lowest: {worst_classes}.",
         "",
         figure_markdown("Per-class accuracy", "per_class_accuracy.png"),
         "",
-        "## Where it fails",
-        "",
-        figure_markdown("Highest-loss validation images", "highest_loss_images.png"),
-        "",
-        "## The inputs",
-        "",
-        "What the network sees: 32x32 grayscale.",
-        "",
-        figure_markdown("Sample inputs", "sample_inputs.png"),
-        "",
-    ])
+    ]
