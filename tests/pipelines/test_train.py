@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 import torch
 
+from playing_with_mnist.datasets import TrainedModelDataset
 from playing_with_mnist.models import build_model
 from playing_with_mnist.pipelines.train.nodes import check_split_is_current
 from playing_with_mnist.training.checkpoints import TrainedModel
@@ -66,3 +68,20 @@ def test_a_split_made_with_other_split_parameters_is_refused(tiny_split: dict) -
         check_split_is_current(tiny_split, {**SPLIT, "val_fraction": 0.1})
     with pytest.raises(ValueError, match=r"split.seed=1, .* split.seed=2 "):
         check_split_is_current(tiny_split, {**SPLIT, "seed": 2})
+
+
+def test_a_model_file_saved_before_the_typed_model_loads_and_predicts_the_same(tiny_cache: dict) -> None:
+    # tests/data/trained_model_before_typed.pt: a slim model trained (normalize, tta) and saved by the
+    # version before TrainedModel existed, when the trained model was a plain dict (it has sam_rho: 0).
+    path = Path(__file__).resolve().parents[1] / "data" / "trained_model_before_typed.pt"
+    checkpoint = torch.load(path, weights_only=True)
+    loaded = TrainedModelDataset(str(path)).load()
+    assert loaded.class_names == checkpoint["class_names"] == tiny_cache["class_names"]
+    assert loaded.tta and loaded.train_config.normalize and loaded.image_size == 32
+    assert loaded.model_config.input_mean == checkpoint["model_config"]["input_mean"] != 0
+    model = build_model(checkpoint["model_config"])
+    model.load_state_dict(checkpoint["state_dict"])
+    images = tiny_cache["images"][:8]
+    assert torch.equal(predict_logits(loaded.build(), images, 8, "fp32"), predict_logits(model.eval(), images, 8, "fp32"))
+    with pytest.raises(ValueError, match=r"trained model.later_setting.*newer version"):
+        TrainedModel.from_checkpoint({**checkpoint, "later_setting": 1})
