@@ -6,7 +6,6 @@ This is the only part of the project that uses the network; ``kedro run`` never 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from .targets import DATA_DIR, MNIST_FOLDER, TRAIN_PART1_NAME, TRAIN_PART1_URL, download_mnist, download_train_part1, manifest_path
@@ -50,9 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     data_dir, failed = args.data_dir or DATA_DIR, False
     options = dict(force=args.force, progress=report, timeout=args.timeout)
-    for what in ("trainPart1", "mnist"):
-        if args.what not in (what, "all"):
-            continue
+    for what in ("trainPart1", "mnist") if args.what == "all" else [args.what]:
         try:
             if what == "trainPart1":
                 path, downloaded = download_train_part1(data_dir, args.url, **options)
@@ -70,7 +67,3 @@ def main(argv: list[str] | None = None) -> int:
             report.note("Interrupted. What arrived is kept: run the same command again to resume.")
             return EXIT_INTERRUPTED
     return EXIT_FAILED if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

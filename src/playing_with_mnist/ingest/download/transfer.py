@@ -39,10 +39,6 @@ class VerificationError(DownloadError):
     """Downloaded bytes that are not the expected file; the message says what is wrong."""
 
 
-class _Interrupted(Exception):
-    """The connection dropped mid-transfer: what is in the partial file can be resumed."""
-
-
 class ConsoleProgress:
     """Notes, and the progress of each download, on ``stream`` (stderr): a live bar in a terminal;
     elsewhere (logs, CI) plain lines, at every tenth of the file (every 10 s when its size is unknown)."""
@@ -96,19 +92,12 @@ def _state_path(target: Path) -> Path:
 
 
 def _discard(target: Path) -> None:
-    partial_path(target).unlink(missing_ok=True)
-    _state_path(target).unlink(missing_ok=True)
+    for path in (partial_path(target), _state_path(target)):
+        path.unlink(missing_ok=True)
 
 
-def fetch(
-    url: str,
-    target: Path | str,
-    *,
-    verify: Callable[[Path], None] | None = None,
-    progress: ConsoleProgress | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-    attempts: int = 3,
-) -> Path:
+def fetch(url: str, target: Path | str, *, verify: Callable[[Path], object] | None = None,
+          progress: ConsoleProgress | None = None, timeout: float = DEFAULT_TIMEOUT, attempts: int = 3) -> Path:
     """Download ``url`` to ``target`` and return ``target``; raise :class:`DownloadError`, one message a fault.
 
     ``verify(path)`` raises :class:`VerificationError` when the complete partial file is not the
@@ -120,16 +109,12 @@ def fetch(
     target.parent.mkdir(parents=True, exist_ok=True)
     progress = progress or ConsoleProgress()
     for attempt in range(1, attempts + 1):
-        try:
-            _transfer(url, target, timeout, progress)
+        if not (dropped := _transfer(url, target, timeout, progress)):
             break
-        except _Interrupted as error:
-            if attempt == attempts:
-                raise DownloadError(
-                    f"{url}: the download of {target.name} stopped ({error}). What arrived is kept in "
-                    f"{partial_path(target).name}: run the command again to resume it."
-                ) from None
-            progress.note(f"{url}: the connection dropped {error}; resuming (try {attempt + 1} of {attempts})")
+        if attempt == attempts:
+            raise DownloadError(f"{url}: the download of {target.name} stopped ({dropped}). What arrived is kept "
+                                f"in {partial_path(target).name}: run the command again to resume it.")
+        progress.note(f"{url}: the connection dropped {dropped}; resuming (try {attempt + 1} of {attempts})")
     try:
         if verify is not None:
             verify(partial_path(target))
@@ -141,8 +126,10 @@ def fetch(
     return target
 
 
-def _transfer(url: str, target: Path, timeout: float, progress: ConsoleProgress, resume: bool = True) -> None:
-    """One request: append to ``target``'s partial file (or restart it) until the server's body ends."""
+def _transfer(url: str, target: Path, timeout: float, progress: ConsoleProgress, resume: bool = True) -> str | None:
+    """One request: append to ``target``'s partial file (or restart it) until the server's body ends.
+
+    Returns None when the file is complete, else how the connection dropped (what arrived is kept)."""
     partial, state = partial_path(target), _state_path(target)
     try:
         saved = json.loads(state.read_text())
@@ -161,7 +148,7 @@ def _transfer(url: str, target: Path, timeout: float, progress: ConsoleProgress,
         error.close()
         if error.code == 416 and offset:  # nothing after ``offset``: complete, or longer than the file
             if (error.headers.get("Content-Range") or "").endswith(f"/{offset}"):
-                return
+                return None
             return _transfer(url, target, timeout, progress, resume=False)
         raise DownloadError(
             f"{url}: the server answered HTTP {error.code} {error.reason}. Check the address; "
@@ -207,4 +194,5 @@ def _transfer(url: str, target: Path, timeout: float, progress: ConsoleProgress,
             raise DownloadError(f"cannot write {target.name} in {target.parent} ({error.strerror or error}): "
                                 f"the partial download was deleted.{full}") from None
     if dropped or (total is not None and done != total):
-        raise _Interrupted(f"after {human_bytes(done)}" + (dropped or f" of {human_bytes(total)}"))
+        return f"after {human_bytes(done)}" + (dropped or f" of {human_bytes(total)}")
+    return None
