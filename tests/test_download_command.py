@@ -18,8 +18,8 @@ from kedro.io import AbstractDataset
 
 from playing_with_mnist.__main__ import main
 from playing_with_mnist.ingest.archive import file_sha256
-from playing_with_mnist.ingest.download import DownloadError, download_mnist, download_train_part1, manifest_path, partial_path, targets
-from playing_with_mnist.ingest.download.progress import ConsoleProgress
+from playing_with_mnist.ingest.download.targets import download_mnist, download_train_part1, manifest_path, mnist_sources
+from playing_with_mnist.ingest.download.transfer import ConsoleProgress, DownloadError, partial_path
 from playing_with_mnist.ingest.idx import MNIST_FILES, read_mnist, write_idx
 
 from .conftest import PROJECT_ROOT
@@ -122,7 +122,7 @@ def test_mnist_with_a_wrong_md5_everywhere_leaves_nothing(server: FileServer, md
 def test_mnist_sources_are_torchvisions_for_the_files_the_catalog_reads() -> None:
     from torchvision.datasets import MNIST
 
-    mirrors, md5s = targets.mnist_sources()
+    mirrors, md5s = mnist_sources()
     assert mirrors == MNIST.mirrors and all(url.endswith("/") for url in mirrors)
     assert list(md5s) == list(MNIST_FILES.values())
     assert md5s == {name: md5 for name, md5 in MNIST.resources if name in md5s}
@@ -133,7 +133,7 @@ def test_the_command_writes_where_the_catalog_reads(server: FileServer, md5s: di
     """`download all`, then the catalog's raw datasets load the real files, not the stand-ins."""
     (tmp_path / "data" / "01_raw").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(targets, "mnist_sources", lambda: ([server.url("/mnist/")], md5s))
+    monkeypatch.setattr("playing_with_mnist.ingest.download.targets.mnist_sources", lambda: ([server.url("/mnist/")], md5s))
     with pytest.raises(SystemExit) as exit_code:
         main(["download", "all", "--url", server.url("/s/trainPart1.zip")])
     assert exit_code.value.code == 0

@@ -10,20 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from playing_with_mnist.ingest.download import (
-    DownloadError,
-    VerificationError,
-    ZipExpectation,
-    check_character_zip,
-    fetch,
-    partial_path,
-    transfer,
-)
-from playing_with_mnist.ingest.download.progress import ConsoleProgress
+from playing_with_mnist.ingest.download import transfer
+from playing_with_mnist.ingest.download.targets import check_character_zip
+from playing_with_mnist.ingest.download.transfer import ConsoleProgress, DownloadError, VerificationError, fetch, partial_path
 
 from .http_server import FileServer, no_proxy  # noqa: F401 (an autouse fixture)
 
-TINY = ZipExpectation(classes=6, images=36)  # the tiny_zip fixture: 6 classes x 6 images
 
 
 @pytest.fixture
@@ -34,7 +26,7 @@ def server(tiny_zip: Path) -> FileServer:
 
 
 def verify_tiny(path: Path) -> None:
-    check_character_zip(path, TINY)
+    check_character_zip(path, classes=6, images=36)  # the tiny_zip fixture: 6 classes x 6 images
 
 
 def leftovers(target: Path) -> list[str]:
@@ -113,7 +105,7 @@ def test_file_changed_on_the_server_restarts_instead_of_splicing(server: FileSer
 def test_partial_file_that_is_already_complete_is_verified_and_moved(server: FileServer, tiny_zip: Path, tmp_path: Path) -> None:
     target = tmp_path / "trainPart1.zip"  # as an earlier run leaves it when stopped before the check
     partial_path(target).write_bytes(tiny_zip.read_bytes())
-    transfer._state_path(partial_path(target)).write_text(f'{{"url": "{server.url("/trainPart1.zip")}", "validator": "\\"v1\\""}}')
+    transfer._state_path(target).write_text(f'{{"url": "{server.url("/trainPart1.zip")}", "validator": "\\"v1\\""}}')
     fetch(server.url("/trainPart1.zip"), target, verify=verify_tiny)
     assert target.read_bytes() == tiny_zip.read_bytes()
     assert server.state.requests[-1]["headers"].get("Range") == f"bytes={tiny_zip.stat().st_size}-"  # answered 416
@@ -132,7 +124,7 @@ def test_a_file_that_is_not_a_zip_is_rejected_and_removed(server: FileServer, tm
 def test_a_zip_with_other_contents_is_rejected_and_removed(server: FileServer, tmp_path: Path) -> None:
     target = tmp_path / "trainPart1.zip"
     with pytest.raises(VerificationError):
-        fetch(server.url("/trainPart1.zip"), target, verify=lambda p: check_character_zip(p, ZipExpectation()))
+        fetch(server.url("/trainPart1.zip"), target, verify=check_character_zip)  # trainPart1's counts
     assert leftovers(target) == []
 
 
@@ -142,7 +134,7 @@ def test_a_zip_with_a_damaged_member_is_rejected(tiny_zip: Path, tmp_path: Path)
     damaged = tmp_path / "damaged.zip"
     damaged.write_bytes(bytes(data))
     with pytest.raises(VerificationError):
-        check_character_zip(damaged, TINY)
+        verify_tiny(damaged)
 
 
 def test_an_unreachable_address_fails_fast(tmp_path: Path) -> None:
@@ -176,7 +168,7 @@ def test_an_http_error_fails_with_nothing_written(server: FileServer, tmp_path: 
 
 
 def test_too_little_free_space_fails_before_writing(server: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(transfer.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 100})())
+    monkeypatch.setattr("shutil.disk_usage", lambda path: type("Usage", (), {"free": 100})())
     with pytest.raises(DownloadError):
         fetch(server.url("/trainPart1.zip"), tmp_path / "trainPart1.zip")
     assert leftovers(tmp_path / "trainPart1.zip") == []

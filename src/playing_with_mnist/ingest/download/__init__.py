@@ -1,28 +1,6 @@
 """Download the real data sets (trainPart1.zip, MNIST), verified, into the folders the catalog reads.
 
-Used only by the ``playing-with-mnist download`` command: nothing else in the project
-touches the network.
+Used only by the ``playing-with-mnist download`` command (:mod:`.cli`): nothing else in the
+project touches the network. :mod:`.transfer` moves one file over HTTP(S); :mod:`.targets`
+says what is fetched, from where, and how it is verified.
 """
-
-from .targets import (
-    TRAIN_PART1_URL,
-    ZipExpectation,
-    check_character_zip,
-    download_mnist,
-    download_train_part1,
-    manifest_path,
-)
-from .transfer import DownloadError, VerificationError, fetch, partial_path
-
-__all__ = [
-    "DownloadError",
-    "TRAIN_PART1_URL",
-    "VerificationError",
-    "ZipExpectation",
-    "check_character_zip",
-    "download_mnist",
-    "download_train_part1",
-    "fetch",
-    "manifest_path",
-    "partial_path",
-]

@@ -6,20 +6,10 @@ This is the only part of the project that uses the network; ``kedro run`` never 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from .progress import ConsoleProgress
-from .targets import (
-    DATA_DIR,
-    MNIST_FOLDER,
-    TRAIN_PART1_NAME,
-    TRAIN_PART1_URL,
-    download_mnist,
-    download_train_part1,
-    manifest_path,
-)
-from .transfer import DEFAULT_TIMEOUT, DownloadError
+from .targets import DATA_DIR, MNIST_FOLDER, TRAIN_PART1_NAME, TRAIN_PART1_URL, download_mnist, download_train_part1, manifest_path
+from .transfer import DEFAULT_TIMEOUT, ConsoleProgress, DownloadError
 
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130  # the shell's code for Ctrl-C
@@ -48,67 +38,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _data_dir(chosen: Path | None) -> Path:
-    if chosen is not None:
-        return chosen
-    # The default is relative: make sure this is the project's root, not some other folder.
-    if not DATA_DIR.parent.is_dir():
-        raise DownloadError(
-            f"there is no {DATA_DIR.parent}/ folder in {Path.cwd()}: run the command from the project's "
-            "root folder, or pass --data-dir."
-        )
-    return DATA_DIR
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the command on ``argv`` (the arguments after ``download``); return the exit code."""
     args = build_parser().parse_args(argv)
     report = ConsoleProgress()
-    failed = False
-    try:
-        data_dir = _data_dir(args.data_dir)
-        if args.what in ("trainPart1", "all"):
-            failed |= not _train_part1(args, data_dir, report)
-        if args.what in ("mnist", "all"):
-            failed |= not _mnist(args, data_dir, report)
-    except DownloadError as error:
-        report.note(f"Error: {error}")
+    # The default folder is relative: make sure this is the project's root, not some other folder.
+    if args.data_dir is None and not DATA_DIR.parent.is_dir():
+        report.note(f"Error: there is no {DATA_DIR.parent}/ folder in {Path.cwd()}: run the command from the "
+                    "project's root folder, or pass --data-dir.")
         return EXIT_FAILED
-    except OSError as error:  # e.g. a data folder that cannot be created or written
-        report.note(f"Error: {error}")
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        report.note("Interrupted. What arrived is kept: run the same command again to resume.")
-        return EXIT_INTERRUPTED
+    data_dir, failed = args.data_dir or DATA_DIR, False
+    options = dict(force=args.force, progress=report, timeout=args.timeout)
+    for what in ("trainPart1", "mnist") if args.what == "all" else [args.what]:
+        try:
+            if what == "trainPart1":
+                path, downloaded = download_train_part1(data_dir, args.url, **options)
+                report.note(f"{path}: verified and in place; sha256 recorded in {manifest_path(path).name}"
+                            if downloaded else f"{path}: already there and verified (--force downloads it again)")
+            else:  # mirrors given or not, the MD5s are torchvision's published ones
+                results = download_mnist(data_dir, args.mirrors, **options)
+                fetched = sum(downloaded for _, downloaded in results)
+                report.note(f"{data_dir / MNIST_FOLDER}: the four MNIST files are in place, MD5s verified "
+                            f"({fetched} downloaded, {len(results) - fetched} already there)")
+        except (DownloadError, OSError) as error:  # OSError: e.g. a data folder that cannot be written
+            report.note(f"Error: {error}")
+            failed = True
+        except KeyboardInterrupt:
+            report.note("Interrupted. What arrived is kept: run the same command again to resume.")
+            return EXIT_INTERRUPTED
     return EXIT_FAILED if failed else 0
-
-
-def _train_part1(args: argparse.Namespace, data_dir: Path, report: ConsoleProgress) -> bool:
-    try:
-        path, downloaded = download_train_part1(data_dir, args.url, force=args.force, progress=report,
-                                                timeout=args.timeout)
-    except (DownloadError, OSError) as error:
-        report.note(f"Error: {error}")
-        return False
-    if downloaded:
-        report.note(f"{path}: verified and in place; sha256 recorded in {manifest_path(path).name}")
-    else:
-        report.note(f"{path}: already there and verified (--force downloads it again)")
-    return True
-
-
-def _mnist(args: argparse.Namespace, data_dir: Path, report: ConsoleProgress) -> bool:
-    try:
-        # Mirrors given or not, the MD5s are torchvision's published ones.
-        results = download_mnist(data_dir, args.mirrors, force=args.force, progress=report, timeout=args.timeout)
-    except (DownloadError, OSError) as error:
-        report.note(f"Error: {error}")
-        return False
-    fetched = sum(downloaded for _, downloaded in results)
-    report.note(f"{data_dir / MNIST_FOLDER}: the four MNIST files are in place, MD5s verified "
-                f"({fetched} downloaded, {len(results) - fetched} already there)")
-    return True
-
-
-if __name__ == "__main__":
-    sys.exit(main())

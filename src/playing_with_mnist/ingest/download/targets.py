@@ -14,31 +14,20 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..archive import ArchiveError, file_digest, file_sha256, list_archive, open_zip
 from ..atomic import atomic_write
 from ..idx import MNIST_FILES
-from .progress import Progress, QuietProgress
-from .transfer import DEFAULT_TIMEOUT, DownloadError, VerificationError, fetch
+from .transfer import DEFAULT_TIMEOUT, ConsoleProgress, DownloadError, VerificationError, fetch
 
 DATA_DIR = Path("data/01_raw")
 TRAIN_PART1_NAME = "trainPart1.zip"
 # A Dropbox share link serves a web page; ?dl=1 serves the file itself.
 TRAIN_PART1_URL = "https://www.dropbox.com/s/pan6mutc5xj5kj0/trainPart1.zip?dl=1"
-TRAIN_PART1_CLASSES = 62
-TRAIN_PART1_IMAGES = 2480
 MNIST_FOLDER = "mnist"
-
-
-@dataclass(frozen=True)
-class ZipExpectation:
-    """What a downloaded character zip must hold."""
-
-    classes: int = TRAIN_PART1_CLASSES
-    images: int = TRAIN_PART1_IMAGES
 
 
 def manifest_path(zip_path: Path) -> Path:
@@ -46,16 +35,15 @@ def manifest_path(zip_path: Path) -> Path:
     return zip_path.with_name(zip_path.name + ".manifest.json")
 
 
-def check_character_zip(path: Path, expected: ZipExpectation = ZipExpectation()) -> dict:
-    """Check that ``path`` is the character zip; return its class and image counts.
+def check_character_zip(path: Path, classes: int = 62, images: int = 2480) -> dict:
+    """Check that ``path`` is the character zip (trainPart1's counts by default); return its counts.
 
     Raises :class:`VerificationError` saying what is wrong: not a zip (a web page in its
-    place is named as such), damaged members, or other counts than ``expected``.
+    place is named as such), damaged members, or other counts.
     """
     with open(path, "rb") as stream:
-        head = stream.read(512).lstrip().lower()
-    if head.startswith((b"<!doctype html", b"<html")):
-        raise VerificationError("not a zip file: the server sent a web page instead (the link may have expired)")
+        if stream.read(512).lstrip().lower().startswith((b"<!doctype html", b"<html")):
+            raise VerificationError("not a zip file: the server sent a web page instead (the link may have expired)")
     try:
         with open_zip(path) as archive:
             listing = list_archive(archive, path.name)
@@ -67,52 +55,46 @@ def check_character_zip(path: Path, expected: ZipExpectation = ZipExpectation())
     if damaged is not None:
         raise VerificationError(f"member {damaged!r} is damaged (CRC mismatch)")
     counts = {"class_folders": len(listing.class_folders), "images": len(listing.members)}
-    if counts["class_folders"] != expected.classes or counts["images"] != expected.images:
+    if (counts["class_folders"], counts["images"]) != (classes, images):
         raise VerificationError(
             f"{counts['class_folders']} class folders and {counts['images']:,} images, expected "
-            f"{expected.classes} and {expected.images:,}: this is not the expected data set"
+            f"{classes} and {images:,}: this is not the expected data set"
         )
     return counts
 
 
-def download_train_part1(
-    data_dir: Path = DATA_DIR,
-    url: str = TRAIN_PART1_URL,
-    *,
-    expected: ZipExpectation = ZipExpectation(),
-    force: bool = False,
-    progress: Progress | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> tuple[Path, bool]:
-    """Put the verified ``trainPart1.zip`` in ``data_dir``; return its path and whether it was downloaded.
-
-    A zip already there is checked and kept (``force`` downloads it again, replacing it
-    only once the new one is verified). Raises :class:`DownloadError`.
-    """
-    target = Path(data_dir) / TRAIN_PART1_NAME
+def _download(target: Path, urls: list[str], check: Callable[[Path], object], *, force: bool,
+              progress: ConsoleProgress | None, timeout: float) -> bool:
+    """Put a file that passes ``check`` at ``target``, trying ``urls`` in turn; return whether it was
+    downloaded (a file already there is checked and kept unless ``force``). Raises :class:`DownloadError`."""
     if target.exists() and not force:
         try:
-            check_character_zip(target, expected)
+            check(target)
         except VerificationError as error:
-            raise DownloadError(
-                f"{target} is there but is not the expected zip ({error}). Move it away, or "
-                "download it again with --force."
-            ) from None
+            raise DownloadError(f"{target} is there but is not the expected file ({error}). Move it away, "
+                                "or download it again with --force.") from None
+        return False
+    progress = progress or ConsoleProgress()
+    for url in urls[:-1]:
+        try:
+            fetch(url, target, verify=check, progress=progress, timeout=timeout)
+            return True
+        except DownloadError as error:
+            progress.note(f"{error}\nTrying the next mirror.")
+    fetch(urls[-1], target, verify=check, progress=progress, timeout=timeout)  # its error is the one raised
+    return True
+
+
+def download_train_part1(data_dir: Path = DATA_DIR, url: str = TRAIN_PART1_URL, *, force: bool = False,
+                         progress: ConsoleProgress | None = None, timeout: float = DEFAULT_TIMEOUT) -> tuple[Path, bool]:
+    """Put the verified ``trainPart1.zip`` in ``data_dir``, with its manifest; return its path and
+    whether it was downloaded. ``force`` downloads it again, replacing it only once the new one is verified."""
+    target, counts = Path(data_dir) / TRAIN_PART1_NAME, {}
+    if not _download(target, [url], lambda path: counts.update(check_character_zip(path)), force=force,
+                     progress=progress, timeout=timeout):
         return target, False
-    counts: dict = {}
-
-    def verify(partial: Path) -> None:
-        counts.update(check_character_zip(partial, expected))
-
-    fetch(url, target, verify=verify, progress=progress, timeout=timeout)
-    manifest = {
-        "file": target.name,
-        "url": url,
-        "sha256": file_sha256(target),
-        "bytes": target.stat().st_size,
-        **counts,
-        "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
+    manifest = {"file": target.name, "url": url, "sha256": file_sha256(target), "bytes": target.stat().st_size,
+                **counts, "downloaded_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     with atomic_write(manifest_path(target), "w", encoding="utf-8") as stream:
         json.dump(manifest, stream, indent=2)
     return target, True
@@ -132,55 +114,26 @@ def mnist_sources() -> tuple[list[str], dict[str, str]]:
 
 def check_md5(path: Path, expected: str) -> None:
     """Raise :class:`VerificationError` unless ``path``'s MD5 is ``expected``."""
-    found = file_digest(path, "md5")
-    if found != expected:
+    if (found := file_digest(path, "md5")) != expected:
         raise VerificationError(f"its MD5 is {found}, the published MD5 is {expected}")
 
 
-def download_mnist(
-    data_dir: Path = DATA_DIR,
-    mirrors: list[str] | None = None,
-    md5s: dict[str, str] | None = None,
-    *,
-    force: bool = False,
-    progress: Progress | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> list[tuple[Path, bool]]:
+def download_mnist(data_dir: Path = DATA_DIR, mirrors: list[str] | None = None, md5s: dict[str, str] | None = None,
+                   *, force: bool = False, progress: ConsoleProgress | None = None,
+                   timeout: float = DEFAULT_TIMEOUT) -> list[tuple[Path, bool]]:
     """Put the four verified MNIST files in ``data_dir/mnist``; return each path and whether it was downloaded.
 
-    ``mirrors`` (base URLs: a mirror's URL plus the file name is the file) and ``md5s`` ({file name: MD5}) default to
-    torchvision's. Each file is tried at every mirror in turn. Files already there with
-    the right MD5 are kept unless ``force``. Raises :class:`DownloadError`.
+    ``mirrors`` (base URLs: a mirror's URL plus the file name is the file) and ``md5s``
+    ({file name: MD5}) default to torchvision's. Each file is tried at every mirror in turn.
     """
     if mirrors is None or md5s is None:
         default_mirrors, default_md5s = mnist_sources()
         mirrors, md5s = mirrors or default_mirrors, md5s or default_md5s
-    folder = Path(data_dir) / MNIST_FOLDER
+    bases = [mirror if mirror.endswith("/") else mirror + "/" for mirror in mirrors]  # one typed without its slash
     results = []
     for name in MNIST_FILES.values():
-        target = folder / name
-        if target.exists() and not force:
-            try:
-                check_md5(target, md5s[name])
-            except VerificationError as error:
-                raise DownloadError(
-                    f"{target} is there but is not the published file ({error}). Move it away, or "
-                    "download it again with --force."
-                ) from None
-            results.append((target, False))
-            continue
-        failures = []
-        for mirror in mirrors:
-            try:
-                base = mirror if mirror.endswith("/") else mirror + "/"  # a mirror typed without its slash
-                fetch(base + name, target, verify=lambda path, md5=md5s[name]: check_md5(path, md5),
-                      progress=progress, timeout=timeout)
-                break
-            except DownloadError as error:
-                failures.append(str(error))
-                if mirror != mirrors[-1]:
-                    (progress or QuietProgress()).note(f"{error}\nTrying the next mirror.")
-        else:
-            raise DownloadError(f"{name}: every mirror failed:\n  " + "\n  ".join(failures))
-        results.append((target, True))
+        target = Path(data_dir) / MNIST_FOLDER / name
+        downloaded = _download(target, [base + name for base in bases], lambda path: check_md5(path, md5s[name]),
+                               force=force, progress=progress, timeout=timeout)
+        results.append((target, downloaded))
     return results
