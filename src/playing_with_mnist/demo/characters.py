@@ -1,10 +1,10 @@
-"""A deterministic synthetic stand-in for trainPart1.zip.
+"""A deterministic synthetic stand-in for trainPart1.zip, and the glyph drawing and zip writing
+the other stand-ins share.
 
-Same layout and image format as the real set: ``train/Sample001`` ... one folder per
-character (0-9, A-Z, a-z), ``imgCCC-NNN.png`` files, RGB PNGs of dark handwriting-like
-glyphs on white, 1200x900 by default. Glyphs come from the fonts that ship with
-matplotlib, with random font, size, rotation, shear, stroke width, position, ink and
-specks, so that the task is learnable but not trivially separable.
+Same layout and image format as the real set: ``train/Sample001`` ... one folder per character
+(0-9, A-Z, a-z), ``imgCCC-NNN.png`` files, RGB PNGs of dark glyphs on white, 1200x900 by
+default: the fonts that ship with matplotlib, with random font, size, rotation, shear, stroke
+width, position, ink and specks, so that the task is learnable but not trivially separable.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import io
 import os
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 import matplotlib
 import numpy as np
@@ -29,45 +31,35 @@ GENERATOR_VERSION = 2
 
 def demo_file_name(seed: int, images_per_class: int, image_size: tuple[int, int]) -> str:
     """The demo zip's file name: it records every setting, so a changed setting never reuses an old file."""
-    width, height = image_size
-    return f"demo_v{GENERATOR_VERSION}_seed{seed}_{images_per_class}x{width}x{height}.zip"
+    return f"demo_v{GENERATOR_VERSION}_seed{seed}_{images_per_class}x{image_size[0]}x{image_size[1]}.zip"
 
 
-def font_files() -> list[Path]:
-    """The text fonts bundled with matplotlib that draw every character, in a fixed order."""
+@lru_cache(maxsize=1)
+def font_files() -> tuple[Path, ...]:
+    """The text fonts bundled with matplotlib that draw every character, in a fixed order (found once per process)."""
     folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
     text_fonts = ("DejaVuSans", "DejaVuSerif", "STIXGeneral", "cmr10", "cmb10", "cmss10", "cmtt10", "cmti10")
-    fonts = []
-    for path in sorted(folder.glob("*.ttf")):
-        if path.name.startswith(text_fonts) and "Display" not in path.name:
-            face = FT2Font(str(path))
-            if all(face.get_char_index(ord(c)) for c in CHARACTERS):
-                fonts.append(path)
-    return fonts
+    return tuple(path for path in sorted(folder.glob("*.ttf")) if path.name.startswith(text_fonts) and "Display" not in path.name
+                 and all(FT2Font(str(path)).get_char_index(ord(c)) for c in CHARACTERS))
 
 
-def render_character(char: str, rng: np.random.Generator, fonts: list[Path], size: tuple[int, int]) -> Image.Image:
+def render_character(char: str, rng: np.random.Generator, size: tuple[int, int]) -> Image.Image:
     """One RGB image of ``char``: dark ink on near-white paper, randomly deformed."""
     width, height = size
     side = max(8, int(min(width, height) * 0.85))
+    fonts = font_files()
     font = ImageFont.truetype(str(fonts[rng.integers(len(fonts))]), size=max(4, int(side * rng.uniform(0.55, 0.95))))
     mask = Image.new("L", (side, side), 0)
     stroke = int(side * rng.uniform(0.0, 0.025))
     ImageDraw.Draw(mask).text((side / 2, side / 2), char, fill=255, font=font, anchor="mm", stroke_width=stroke, stroke_fill=255)
 
     # Inverse affine map (output -> input) about the centre: rotation, shear, scale.
-    angle = np.deg2rad(rng.uniform(-12, 12))
-    shear = rng.uniform(-0.25, 0.25)
-    scale = rng.uniform(0.8, 1.1)
+    angle, shear, scale = np.deg2rad(rng.uniform(-12, 12)), rng.uniform(-0.25, 0.25), rng.uniform(0.8, 1.1)
     forward = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) @ np.array([[1, shear], [0, 1]]) * scale
     inverse = np.linalg.inv(forward)
-    centre = np.array([side / 2, side / 2])
-    offset = centre - inverse @ centre
-    mask = mask.transform(
-        (side, side), Image.Transform.AFFINE,
-        (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1]),
-        resample=Image.Resampling.BILINEAR,
-    )
+    offset = side / 2 - inverse @ [side / 2, side / 2]
+    mask = mask.transform((side, side), Image.Transform.AFFINE, (*inverse[0], offset[0], *inverse[1], offset[1]),
+                          resample=Image.Resampling.BILINEAR)
 
     paper = int(rng.integers(228, 256))
     canvas = Image.new("RGB", size, (paper, paper, paper))
@@ -84,34 +76,36 @@ def render_character(char: str, rng: np.random.Generator, fonts: list[Path], siz
     return canvas
 
 
-def _png_bytes(char: str, class_index: int, sample: int, seed: int, size: tuple[int, int], fonts: list[Path]) -> bytes:
-    rng = np.random.default_rng([seed, class_index, sample])
+def png_bytes(image: Image.Image, compress_level: int) -> bytes:
     buffer = io.BytesIO()
-    render_character(char, rng, fonts, size).save(buffer, format="PNG", compress_level=1)
+    image.save(buffer, format="PNG", compress_level=compress_level)
     return buffer.getvalue()
 
 
-def write_demo_zip(
-    path: Path,
-    seed: int = 0,
-    images_per_class: int = 40,
-    image_size: tuple[int, int] = (1200, 900),
-    characters: str = CHARACTERS,
-) -> Path:
-    """Write the synthetic set to ``path`` (atomically) and return ``path``.
+def write_zip(path: Path | str, members: Iterable[tuple[str, bytes]]) -> Path:
+    """Write ``(name, data)`` members to an uncompressed zip, atomically; names ending in ``/`` are
+    folders. Fixed timestamps: the same members give the same zip, byte for byte."""
+    with atomic_write(path, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            if name.endswith("/"):
+                info.external_attr = (0o40755 << 16) | 0x10  # a directory, for Unix and DOS readers
+            archive.writestr(info, data)
+    return Path(path)
 
-    The same arguments always give the same images, byte for byte.
-    """
-    path = Path(path)
-    fonts = font_files()
-    jobs = [(c, ci, s) for ci, c in enumerate(characters) for s in range(1, images_per_class + 1)]
-    with (ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, atomic_write(path, "wb") as stream,
-          zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as archive):
-        images = pool.map(lambda job: _png_bytes(*job, seed, tuple(image_size), fonts), jobs)
-        for (_char, class_index, sample), data in zip(jobs, images):
-            name = f"train/Sample{class_index + 1:03d}/img{class_index + 1:03d}-{sample:03d}.png"
-            archive.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), data)
-    return path
+
+def write_demo_zip(path: Path, seed: int = 0, images_per_class: int = 40, image_size: tuple[int, int] = (1200, 900),
+                   characters: str = CHARACTERS) -> Path:
+    """Write the synthetic set to ``path`` (atomically) and return ``path``; the same arguments
+    always give the same images, byte for byte."""
+    def member(job: tuple[str, int, int]) -> tuple[str, bytes]:
+        char, number, sample = job
+        image = render_character(char, np.random.default_rng([seed, number - 1, sample]), tuple(image_size))
+        return f"train/Sample{number:03d}/img{number:03d}-{sample:03d}.png", png_bytes(image, compress_level=1)
+
+    jobs = [(char, number, sample) for number, char in enumerate(characters, 1) for sample in range(1, images_per_class + 1)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return write_zip(path, pool.map(member, jobs))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,44 +1,25 @@
-"""A deterministic stand-in for mnistTask3.zip: synthetic digits in folders named by labels
-that are often wrong, drawn through a noise matrix the generator knows.
-
-The zip holds folders ``0/`` .. ``9/`` of 28x28 grayscale PNGs ``NNNNN.png``; sample ``i``
-is file number ``i + 1`` in the folder of its noisy label. :func:`noisy_label_truth`
-recomputes, without drawing a digit, what :func:`write_noisy_label_zip` wrote, so the
-dataset that makes the zip can hand over each image's true label.
+"""A deterministic stand-in for mnistTask3.zip: folders ``0/`` .. ``9/`` of 28x28 grayscale PNGs
+``NNNNN.png`` (sample ``i`` is file number ``i + 1`` in the folder of its label), synthetic digits
+whose labels are often wrong, drawn through a noise matrix the generator knows:
+:func:`noisy_label_truth` recomputes the true labels without drawing a digit.
 """
 
 from __future__ import annotations
 
-import io
 import logging
-import zipfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from playing_with_mnist.ingest.atomic import atomic_write
-
-from .mnist import NOISY_ZIP, digit_labels, render_digits, sub_seed
+from .characters import png_bytes, write_zip
+from .mnist import FLIP_STREAM, NOISE_STREAM, NOISY_ZIP, PERMUTATION_STREAM, digit_labels, render_digits, sub_seed
 
 logger = logging.getLogger(__name__)
 
-# Streams of one seed's random numbers (demo.mnist uses 1-3).
-_NOISE_STREAM, _FLIP_STREAM, _PERMUTATION_STREAM = 4, 5, 6
-
 # Confusions a reader (or a labeller) plausibly makes, true digit -> digits it is taken for.
-CONFUSIONS: dict[int, tuple[int, ...]] = {
-    0: (6, 8),
-    1: (7, 4),
-    2: (7, 3),
-    3: (8, 5),
-    4: (9, 1),
-    5: (6, 3),
-    6: (5, 0),
-    7: (1, 2),
-    8: (3, 0),
-    9: (4, 7),
-}
+CONFUSIONS: dict[int, tuple[int, ...]] = {0: (6, 8), 1: (7, 4), 2: (7, 3), 3: (8, 5), 4: (9, 1),
+                                          5: (6, 3), 6: (5, 0), 7: (1, 2), 8: (3, 0), 9: (4, 7)}
 UNIFORM_SHARE = 0.2  # share of the noise spread evenly over all wrong labels
 # How labels go wrong: "random" (each digit to its plausible confusions, see noise_matrix) or
 # "systematic" (each digit mostly to one other, like the real mnistTask3.zip, see label_permutation).
@@ -46,52 +27,39 @@ NOISE_KINDS = ("random", "systematic")
 
 
 def label_permutation(seed: int, num_classes: int = 10) -> np.ndarray:
-    """A seeded derangement of ``0 .. num_classes - 1`` (int64): ``perm[t] != t`` for every ``t``.
-
-    Drawn uniformly among derangements (a permutation is redrawn until it has no fixed
-    point; about e draws on average). The systematic noise matrix labels true digit
-    ``t`` as ``perm[t]``; being a permutation, each folder then mostly holds one digit.
-    """
+    """A seeded derangement of ``0 .. num_classes - 1`` (int64): ``perm[t] != t`` for every ``t``, drawn
+    uniformly (a permutation is redrawn until it has no fixed point, about e draws). The systematic
+    noise matrix labels true digit ``t`` as ``perm[t]``: each folder then mostly holds one digit."""
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2 for a permutation without fixed points, got {num_classes}")
-    rng = np.random.default_rng([seed, _PERMUTATION_STREAM])
-    classes = np.arange(num_classes)
+    rng = np.random.default_rng([seed, PERMUTATION_STREAM])
     while True:
         perm = rng.permutation(num_classes)
-        if (perm != classes).all():
+        if (perm != np.arange(num_classes)).all():
             return perm
 
 
 def noise_matrix(noise_rate: float, seed: int, kind: str = "random") -> np.ndarray:
-    """A 10x10 label-noise matrix: row ``t`` is the distribution of the label given true digit ``t``.
-
-    The diagonal is ``1 - noise_rate``. Of the rest, ``UNIFORM_SHARE`` goes evenly to all
-    nine wrong labels and ``1 - UNIFORM_SHARE`` according to ``kind``:
-
-    - ``"random"``: to the digit's plausible confusions (:data:`CONFUSIONS`, split with
-      weights drawn from ``seed``); the labels are wrong here and there.
-    - ``"systematic"``: all of it to one other digit, ``label_permutation(seed)[t]``; with a
-      high ``noise_rate`` (e.g. 0.9) most of each folder is one other digit, as in the real
-      mnistTask3.zip (folder "3" mostly holds 7s).
-
-    Rows sum to 1.
-    """
+    """A 10x10 label-noise matrix, rows summing to 1: row ``t`` is the distribution of the label given
+    true digit ``t``. The diagonal is ``1 - noise_rate``; of the rest, ``UNIFORM_SHARE`` goes evenly
+    to all nine wrong labels and ``1 - UNIFORM_SHARE`` according to ``kind``: ``"random"``, to the
+    digit's plausible confusions (:data:`CONFUSIONS`, split with weights drawn from ``seed``);
+    ``"systematic"``, to one other digit, ``label_permutation(seed)[t]`` (with a high ``noise_rate``,
+    e.g. 0.9, most of each folder is one other digit, as in the real mnistTask3.zip)."""
     if kind not in NOISE_KINDS:
         raise ValueError(f"noise_kind must be one of {', '.join(NOISE_KINDS)}, got {kind!r}")
     if not 0.0 <= noise_rate <= 1.0:
         raise ValueError(f"noise_rate must be between 0 and 1, got {noise_rate}")
     num_classes = len(CONFUSIONS)
     if kind == "random":
-        rng = np.random.default_rng([seed, _NOISE_STREAM])
-        targets = {true: (list(confusions), rng.dirichlet(np.full(len(confusions), 2.0))) for true, confusions in CONFUSIONS.items()}
+        rng = np.random.default_rng([seed, NOISE_STREAM])
+        targets = [(list(confusions), rng.dirichlet(np.full(len(confusions), 2.0))) for confusions in CONFUSIONS.values()]
     else:
-        targets = {true: ([int(other)], np.ones(1)) for true, other in enumerate(label_permutation(seed, num_classes))}
-    matrix = np.zeros((num_classes, num_classes))
-    for true, (others, weights) in targets.items():
-        matrix[true, others] = noise_rate * (1.0 - UNIFORM_SHARE) * weights
-        wrong = np.arange(num_classes) != true
-        matrix[true, wrong] += noise_rate * UNIFORM_SHARE / (num_classes - 1)
-        matrix[true, true] = 1.0 - noise_rate
+        targets = [([int(other)], np.ones(1)) for other in label_permutation(seed, num_classes)]
+    matrix = np.full((num_classes, num_classes), noise_rate * UNIFORM_SHARE / (num_classes - 1))
+    for true, (others, weights) in enumerate(targets):
+        matrix[true, others] += noise_rate * (1.0 - UNIFORM_SHARE) * weights
+    np.fill_diagonal(matrix, 1.0 - noise_rate)
     return matrix / matrix.sum(axis=1, keepdims=True)
 
 
@@ -103,54 +71,30 @@ def flip_labels(true_labels: np.ndarray, noise: np.ndarray, seed: int) -> np.nda
     cumulative = noise.cumsum(axis=1)
     # Dividing by the row total makes the last entry exactly 1.0, so every draw in [0, 1) lands on a label.
     cumulative /= cumulative[:, -1:]
-    draws = np.random.default_rng([seed, _FLIP_STREAM]).random(len(true_labels))
+    draws = np.random.default_rng([seed, FLIP_STREAM]).random(len(true_labels))
     return (draws[:, None] < cumulative[np.asarray(true_labels, dtype=np.intp)]).argmax(axis=1).astype(np.uint8)
 
 
-def _png_bytes(image: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format="PNG", compress_level=6)
-    return buffer.getvalue()
-
-
 def write_noisy_label_zip(path: Path | str, count: int, noise: np.ndarray, seed: int) -> dict[str, np.ndarray]:
-    """Write ``count`` synthetic digits to a zip, one folder per *noisy* label, atomically.
-
-    Layout: folders ``0/`` .. ``9/`` (all ten, even if one ends up empty), each holding
-    28x28 grayscale PNGs ``NNNNN.png``, where sample ``i`` is file number ``i + 1``.
-    Nothing else is in the zip. The digits come from a seed derived from ``seed`` (not
-    the demo IDX sets'), and labels are flipped with :func:`flip_labels`.
-
-    Returns :func:`noisy_label_truth` of the same arguments, so that noise estimates can be
-    checked against the truth.
-    """
-    path = Path(path)
+    """Write ``count`` synthetic digits to a zip, one folder per *noisy* label (all ten, even an
+    empty one), atomically; nothing else is in the zip. The digits come from a seed derived from
+    ``seed`` (not the demo IDX sets'). Returns :func:`noisy_label_truth` of the same arguments,
+    so that noise estimates can be checked against the truth."""
     truth = noisy_label_truth(count, noise, seed)
-    true_labels, noisy_labels = truth["true_labels"], truth["noisy_labels"]
     images, rendered_labels = render_digits(count, sub_seed(seed, NOISY_ZIP))
-    assert (rendered_labels == true_labels).all()  # both come from digit_labels of the same seed
-    with atomic_write(path, "wb") as stream, zipfile.ZipFile(stream, "w", zipfile.ZIP_STORED) as archive:
-        for label in range(10):
-            folder = zipfile.ZipInfo(f"{label}/", date_time=(2020, 1, 1, 0, 0, 0))
-            folder.external_attr = (0o40755 << 16) | 0x10  # a directory, for Unix and DOS readers
-            archive.writestr(folder, b"")
-        for image, member in zip(images, truth["members"]):
-            # Fixed timestamps: the same arguments give the same zip, byte for byte.
-            info = zipfile.ZipInfo(member, date_time=(2020, 1, 1, 0, 0, 0))
-            archive.writestr(info, _png_bytes(image))
-    flipped = float((true_labels != noisy_labels).mean()) if count else 0.0
+    assert (rendered_labels == truth["true_labels"]).all()  # both come from digit_labels of the same seed
+    write_zip(path, [(f"{label}/", b"") for label in range(10)]
+              + [(member, png_bytes(Image.fromarray(image), compress_level=6)) for image, member in zip(images, truth["members"])])
+    flipped = float((truth["true_labels"] != truth["noisy_labels"]).mean()) if count else 0.0
     logger.info("Wrote %s: %d digits, %.1f%% of labels flipped", path, count, 100 * flipped)
     return truth
 
 
 def noisy_label_truth(count: int, noise: np.ndarray, seed: int) -> dict:
-    """What :func:`write_noisy_label_zip` writes for these arguments, without drawing a digit.
-
-    Returns ``{"true_labels", "noisy_labels", "noise_matrix", "members"}``: sample ``i`` is
-    zip member ``members[i]`` (file number ``i + 1`` in folder ``noisy_labels[i]``) and shows
-    digit ``true_labels[i]`` (uint8 [count] each; the matrix float [10, 10]). Cheap (no
-    rendering), so the truth of a demo zip can be recomputed from its settings.
-    """
+    """What :func:`write_noisy_label_zip` writes for these arguments, cheaply (no digit drawn):
+    ``{"true_labels", "noisy_labels", "noise_matrix", "members"}``; sample ``i`` is zip member
+    ``members[i]`` (file number ``i + 1`` in folder ``noisy_labels[i]``) and shows digit
+    ``true_labels[i]`` (uint8 [count] each; the matrix float [10, 10])."""
     digit_seed = sub_seed(seed, NOISY_ZIP)
     true_labels = digit_labels(count, digit_seed)
     noisy_labels = flip_labels(true_labels, noise, digit_seed)

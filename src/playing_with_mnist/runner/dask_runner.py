@@ -1,17 +1,11 @@
-"""``DaskRunner``: the nodes of a pipeline as Dask tasks, side by side where they do not depend
-on each other, on a local cluster or on a running one. Kedro's documented ``DaskRunner`` recipe
-(deployment with Dask), brought to Kedro 1.x's runner API: one future per node, submitted once
-the nodes it needs have finished, on a worker with a free thread; every input and output goes
-through the catalog, from the worker that runs the node; data kept in memory between nodes is
-held by the scheduler.
+"""``DaskRunner``: Kedro's documented recipe (deployment with Dask) on Kedro 1.x's runner API. One
+Dask future per node, submitted once the nodes it needs have finished, to a worker with a free
+thread; inputs and outputs go through the catalog from that worker, and data kept in memory
+between nodes is held by the scheduler. The cluster: ``--runner-params=address=...``, else
+``DASK_SCHEDULER_ADDRESS``, else a local one for the run (``n_workers``, ``threads_per_worker``,
+``torch_threads``); see the README.
 
     kedro run --pipelines=sweep --runner=playing_with_mnist.runner.DaskRunner
-    kedro run --pipelines=sweep --runner=playing_with_mnist.runner.DaskRunner --runner-params=address=tcp://host:8786
-
-Without an address (``--runner-params=address=...``, else the environment variable
-``DASK_SCHEDULER_ADDRESS``) it starts a local cluster for the run: one worker per GPU where
-there are several, else up to 4 worker processes sharing the cores (``n_workers``,
-``threads_per_worker``, ``torch_threads`` change that).
 """
 
 from __future__ import annotations
@@ -21,8 +15,10 @@ import uuid
 from collections import Counter
 from contextlib import ExitStack
 from itertools import chain
-from typing import Any
+from typing import Any, Callable
+from unittest import mock
 
+from distributed import Client, Future, as_completed
 from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
@@ -30,8 +26,8 @@ from kedro.runner import AbstractRunner
 
 from playing_with_mnist.tracking import TrainingTrackingHooks
 
-from .cluster import ADDRESS_VARIABLE, connect, default_plan, environment_kept, start_local_cluster
-from .worker import SharedDataset, WorkerContext, run_node, set_up_worker
+from .cluster import start_local_cluster
+from .worker import RunSetup, SharedDataset, run_node
 
 
 class NodeFailedError(RuntimeError):
@@ -51,96 +47,85 @@ class DaskRunner(AbstractRunner):
     def _get_executor(self, max_workers: int) -> None:
         return None  # Dask schedules the nodes; Kedro's executor loop is not used
 
-    def _client(self, stack: ExitStack) -> tuple[Any, dict[str, int]]:
-        """A client of the cluster, and the PyTorch threads of each worker where this runner decides them."""
-        from distributed import Client
-
+    def _client(self, stack: ExitStack) -> tuple[Client, int | None]:
+        """A client of the cluster, and the PyTorch threads of its workers (None: PyTorch's own choice)."""
         address, source = self.address, "the runner's address parameter"
-        if not address and os.environ.get(ADDRESS_VARIABLE):
-            address, source = os.environ[ADDRESS_VARIABLE], f"the environment variable {ADDRESS_VARIABLE}"
+        if not address and os.environ.get("DASK_SCHEDULER_ADDRESS"):
+            address, source = os.environ["DASK_SCHEDULER_ADDRESS"], "the environment variable DASK_SCHEDULER_ADDRESS"
         if address:
-            client = stack.enter_context(connect(str(address), self.connect_timeout, source))
-            workers = client.scheduler_info()["workers"]
-            self._logger.info("Dask: the cluster at %s, %d worker(s)", address, len(workers))
-            threads = {addr: self.torch_threads for addr in workers} if self.torch_threads else {}
-            return client, threads
-        plan = default_plan(self.n_workers, self.threads_per_worker)
-        stack.enter_context(environment_kept())  # left last: the cluster has stopped by then
-        cluster = stack.enter_context(start_local_cluster(plan))
-        client = stack.enter_context(Client(cluster))
+            try:
+                client = stack.enter_context(Client(str(address), timeout=self.connect_timeout))
+            except (OSError, TimeoutError, ValueError) as error:
+                raise ConnectionError(
+                    f"the Dask scheduler at {address} (from {source}) does not answer after {self.connect_timeout:g} s "
+                    f"({type(error).__name__}: {str(error).splitlines()[0][:200]}). Start it (`dask scheduler`) and its "
+                    f"workers, correct the address, or give none to start a local cluster") from error
+            self._logger.info("Dask: the cluster at %s, %d worker(s)", address, len(client.scheduler_info()["workers"]))
+            return client, self.torch_threads
+        # Dask's nannies set OMP_NUM_THREADS=1 (and MKL's, OpenBLAS's) in the process that starts them, not
+        # only in their workers: this process gets its environment back once the cluster has stopped.
+        stack.enter_context(mock.patch.dict(os.environ))
+        cluster, plan = start_local_cluster(self.n_workers, self.threads_per_worker)
+        client = stack.enter_context(Client(stack.enter_context(cluster)))
         self._logger.info("Dask: a local %s cluster of %d worker(s), %d thread(s) each, PyTorch on %d thread(s) (dashboard %s)",
                           plan.kind, plan.n_workers, plan.threads_per_worker, self.torch_threads or plan.torch_threads,
                           client.dashboard_link)
-        return client, {addr: self.torch_threads or plan.torch_threads for addr in client.scheduler_info()["workers"]}
-
-    @staticmethod
-    def _share_memory_datasets(pipeline: Pipeline, catalog: Any, prefix: str) -> None:
-        """Data that one node passes to another in memory is held by the scheduler instead."""
-        for name in sorted(pipeline.all_outputs()):
-            if isinstance(catalog.get(name, fallback_to_runtime_pattern=True), MemoryDataset):
-                catalog[name] = SharedDataset(f"{prefix}:{name}")
+        return client, self.torch_threads or plan.torch_threads
 
     def _run(self, pipeline: Pipeline, catalog: Any, hook_manager: Any = None, run_id: str | None = None) -> None:
         from kedro.framework.project import LOGGING, PACKAGE_NAME
 
-        # Task keys and shared datasets live on the scheduler, which other runs may share: the
-        # session id (a millisecond) can repeat between two runs, so a random part keeps them apart.
+        # Names on the scheduler, which other runs may share: the session id (a millisecond) can
+        # repeat between two runs, so a random part keeps them apart.
         prefix = f"{run_id or 'run'}-{uuid.uuid4().hex[:8]}"
         self.timeline = []
         with ExitStack() as stack:
-            client, threads = self._client(stack)
-            self._share_memory_datasets(pipeline, catalog, prefix)
-            plugins = (hook_manager.get_plugins() if hook_manager else None) or ()  # outside a session: None
+            client, torch_threads = self._client(stack)
+            for name in sorted(pipeline.all_outputs()):
+                if isinstance(catalog.get(name, fallback_to_runtime_pattern=True), MemoryDataset):
+                    catalog[name] = SharedDataset(f"{prefix}:{name}")
+            plugins = hook_manager.get_plugins() or ()  # None from Kedro's null manager, outside a session
             tracking = next((hook.worker_state() for hook in plugins if isinstance(hook, TrainingTrackingHooks)), None)
-            context = WorkerContext(PACKAGE_NAME or "playing_with_mnist", dict(LOGGING) if LOGGING else None,
-                                    tracking, threads, self._is_async)
-            shared_catalog = client.scatter(catalog, broadcast=True, hash=False)
-            # Every worker sets the project up now, side by side, not when its first node arrives:
-            # otherwise that node waits seconds for imports while the others run.
-            client.run(set_up_worker, context)
+            # Every worker sets itself up now, side by side, not when its first node arrives (that
+            # node would wait seconds for imports while the others run); one that joins later, as it joins.
+            client.register_plugin(RunSetup(PACKAGE_NAME or "playing_with_mnist", dict(LOGGING) if LOGGING else None,
+                                            tracking, torch_threads, catalog, self._is_async), name=prefix)
+            stack.callback(client.unregister_worker_plugin, prefix)
 
-            def submit(node: Node, worker: str | None) -> Any:
+            def submit(node: Node, worker: str | None) -> Future:
                 # Loose placement: should that worker leave the cluster, another one runs the node.
-                return client.submit(run_node, node, shared_catalog, context, run_id, key=f"{node.name}:{prefix}",
-                                     retries=0, workers=[worker] if worker else None, allow_other_workers=True)
+                return client.submit(run_node, node, prefix, run_id, key=f"{node.name}:{prefix}", retries=0,
+                                     workers=[worker] if worker else None, allow_other_workers=True)
 
             self._run_as_ready(pipeline, catalog, submit, client.nthreads)
 
-    def _run_as_ready(self, pipeline: Pipeline, catalog: Any, submit: Any, worker_threads: Any) -> None:
+    def _run_as_ready(self, pipeline: Pipeline, catalog: Any, submit: Callable[[Node, str | None], Future],
+                      worker_threads: Callable[[], dict[str, int]]) -> None:
         """Submit each node once the nodes it needs have finished, to a worker with a free thread;
-        wait for all; report.
+        wait for all; report. Nodes that do not need a failed one still run to their end.
 
-        A node's inputs come through the catalog, not as Dask data: handing it its dependencies'
-        futures (the recipe's way) would only make Dask place it on the worker that holds them,
-        which puts every training of a sweep on the worker that preprocessed. The runner places
-        each node itself (``submit(node, worker)``) on the worker with the most threads that none
-        of this run's nodes uses, asking ``worker_threads()`` (address: threads) again each time a
-        node ends, as workers come and go. Left to Dask, two nodes submitted together could queue on one
-        worker while another stands idle: its guess of a node's length comes from other nodes.
-        With no thread free, the node waits for one; with no worker at all, one node is submitted
-        without a place, and Dask holds it until a worker comes. Nodes that do not need a failed
-        one still run to their end.
+        The runner places each node itself (``submit(node, worker)``) on the worker with the most
+        threads none of this run's nodes uses (``worker_threads()``: address -> threads, asked again
+        as each node ends, as workers come and go); with none free, the node waits, and with no
+        worker at all one node goes unplaced until Dask has one. Left to Dask, two nodes submitted
+        together could queue on one worker while another idles (it guesses a node's length from
+        other nodes), and handing a node its dependencies' futures (the recipe's way) would put every
+        training of a sweep on the worker that preprocessed: data goes through the catalog instead.
         """
-        from distributed import as_completed
-
         waiting = {node: set(pipeline.node_dependencies[node]) for node in pipeline.nodes}
         load_counts = Counter(chain.from_iterable(n.inputs for n in pipeline.nodes))
         running: dict[str, tuple[Node, str | None]] = {}  # future key -> its node and the worker it was handed to
-        completed = as_completed()
-        done: list[Node] = []
-        failed: dict[Node, BaseException] = {}
+        completed, done, failed = as_completed(), [], {}
 
         def submit_ready() -> None:
-            threads = worker_threads()
-            busy = Counter(worker for _, worker in running.values())
+            threads, busy = worker_threads(), Counter(worker for _, worker in running.values())
             for node in [node for node, needs in waiting.items() if not needs]:
                 worker = free_worker(threads, busy)
                 if worker is None and running:
                     return
                 del waiting[node]
                 future = submit(node, worker)
-                running[future.key] = (node, worker)
-                busy[worker] += 1
+                running[future.key], busy[worker] = (node, worker), busy[worker] + 1
                 completed.add(future)
 
         submit_ready()
@@ -158,15 +143,13 @@ class DaskRunner(AbstractRunner):
             submit_ready()  # its thread is free, failed or not
         if failed:
             self._suggest_resume_scenario(pipeline, done, catalog)
-            raise NodeFailedError(self._failure_message(failed, sorted(node.name for node in waiting)))
-
-    @staticmethod
-    def _failure_message(failed: dict, not_run: list[str]) -> str:
-        causes = "; ".join(f"node {node.name} failed: {type(error).__name__}: {str(error)[:500]}" for node, error in failed.items())
-        worker_died = any(type(error).__name__ == "KilledWorker" for error in failed.values())
-        return (causes + (f". Not run, as they need its outputs: {', '.join(not_run)}" if not_run else "")
+            causes = "; ".join(f"node {node.name} failed: {type(error).__name__}: {str(error)[:500]}" for node, error in failed.items())
+            not_run = ", ".join(sorted(node.name for node in waiting))
+            killed = any(type(error).__name__ == "KilledWorker" for error in failed.values())
+            raise NodeFailedError(
+                causes + (f". Not run, as they need its outputs: {not_run}" if not_run else "")
                 + (". The worker running it died (killed, or out of memory); a training continues from its last "
-                   "checkpoint with --params=train.resume=true" if worker_died else "")
+                   "checkpoint with --params=train.resume=true" if killed else "")
                 + ". Every node that does not need it ran to its end and saved its outputs.")
 
 
@@ -174,5 +157,4 @@ def free_worker(threads: dict[str, int], busy: Counter) -> str | None:
     """The worker with the most threads not taken by ``busy`` (address: nodes placed there), or
     None when every thread is taken or there is no worker; ties go to the first address in order."""
     free = {address: count - busy[address] for address, count in sorted(threads.items())}
-    best = max(free, key=free.__getitem__, default=None)
-    return best if best is not None and free[best] > 0 else None
+    return max((address for address in free if free[address] > 0), key=free.__getitem__, default=None)
