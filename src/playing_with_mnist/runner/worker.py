@@ -45,8 +45,8 @@ class RunSetup(WorkerPlugin):
             gpu = choose_gpu(os.environ.get("CUDA_VISIBLE_DEVICES"), torch.cuda.device_count(), worker.name)
             if gpu is not None:
                 torch.cuda.set_device(gpu)
-        # The project's hooks, tracking into the driver's MLflow run. Plugins found by entry point
-        # (kedro-mlflow's own hook) stay in the driver: they keep state of the driver's run.
+        # The project's hooks, with tracking that nests trainings under the driver's MLflow run
+        # (kedro-mlflow's own hook, inside the driver's TrainingTrackingHooks, stays in the driver).
         hooks = [hook for hook in settings.HOOKS if not isinstance(hook, TrainingTrackingHooks)]
         self.hook_manager = _create_hook_manager()
         _register_hooks(self.hook_manager, hooks + ([TrainingTrackingHooks(driver=self.tracking)] if self.tracking else []))
