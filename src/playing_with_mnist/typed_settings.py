@@ -15,8 +15,7 @@ def from_mapping(cls: type[T], values: Mapping[str, Any], section: str) -> T:
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise ValueError(f"unknown parameter(s) {', '.join(f'{section}.{k}' for k in unknown)}; "
-                         f"known: {', '.join(sorted(known))}. A file may come from a newer version of the project.")
+        raise ValueError(f"unknown parameter(s) {', '.join(f'{section}.{k}' for k in unknown)}; known: {', '.join(sorted(known))}")
     try:
         return cls(**values)
     except TypeError as error:  # a required setting is missing

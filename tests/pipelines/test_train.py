@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from kedro.io import DatasetError
 
 from playing_with_mnist.datasets import TrainedModelDataset
 from playing_with_mnist.models import build_model
@@ -70,7 +71,7 @@ def test_a_split_made_with_other_split_parameters_is_refused(tiny_split: dict) -
         check_split_is_current(tiny_split, {**SPLIT, "seed": 2})
 
 
-def test_a_model_file_saved_before_the_typed_model_loads_and_predicts_the_same(tiny_cache: dict) -> None:
+def test_a_model_file_saved_before_the_typed_model_loads_and_predicts_the_same(tiny_cache: dict, tmp_path: Path) -> None:
     # tests/data/trained_model_before_typed.pt: a slim model trained (normalize, tta) and saved by the
     # version before TrainedModel existed, when the trained model was a plain dict (it has sam_rho: 0).
     path = Path(__file__).resolve().parents[1] / "data" / "trained_model_before_typed.pt"
@@ -83,5 +84,8 @@ def test_a_model_file_saved_before_the_typed_model_loads_and_predicts_the_same(t
     model.load_state_dict(checkpoint["state_dict"])
     images = tiny_cache["images"][:8]
     assert torch.equal(predict_logits(loaded.build(), images, 8, "fp32"), predict_logits(model.eval(), images, 8, "fp32"))
-    with pytest.raises(ValueError, match=r"trained model.later_setting.*newer version"):
+    with pytest.raises(ValueError, match=r"unknown parameter\(s\) trained model.later_setting"):
         TrainedModel.from_checkpoint({**checkpoint, "later_setting": 1})
+    torch.save({**checkpoint, "later_setting": 1}, tmp_path / "later.pt")  # as a newer version might save it
+    with pytest.raises(DatasetError, match=r"later.pt is not a model this version .* can read .*later_setting"):
+        TrainedModelDataset(str(tmp_path / "later.pt")).load()

@@ -75,7 +75,8 @@ class TrainedModelDataset(TorchObjectDataset):
         try:
             return None if checkpoint is None else TrainedModel.from_checkpoint(checkpoint)
         except ValueError as error:
-            raise DatasetError(f"{self._filepath} is not a model this version can read: {error}") from error
+            raise DatasetError(f"{self._filepath} is not a model this version of the project can read (a newer "
+                               f"version may have saved it): {error}") from error
 
     def save(self, data: Any) -> None:
         super().save(data.to_checkpoint())
