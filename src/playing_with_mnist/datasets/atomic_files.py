@@ -1,21 +1,14 @@
-"""kedro-datasets' file datasets, with saves that are atomic on the local file system.
-
-Each class here is a thin subclass of the kedro-datasets class of the same name: loading,
-versioning, ``_describe`` and the ``preview()`` that Kedro-Viz shows in its side panel are the
-library's. Only the write differs: on local files the bytes go to a temporary file beside the
-target that is renamed into place once complete (:func:`~playing_with_mnist.ingest.atomic.atomic_write`),
-so an interrupted save leaves the previous version intact and never a half-written file.
-On other file systems (``s3://`` and the like) the library's ``fs.open`` is used: an object
-store publishes an upload only when it is complete.
-
-Text files are written and read as UTF-8 whatever the machine's locale.
+"""kedro-datasets' file datasets (loading, versioning, Kedro-Viz previews are the library's), with saves
+that are atomic on local files (:func:`~playing_with_mnist.ingest.atomic.atomic_write`): an interrupted
+save leaves the previous version intact. Other file systems use the library's ``fs.open`` (an object store
+publishes an upload only once complete). Text is written and read as UTF-8 whatever the locale.
 """
 
 from __future__ import annotations
 
 import io
 import json
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from pathlib import PurePosixPath
 from typing import IO, Any
 
@@ -33,11 +26,14 @@ from playing_with_mnist.reporting import SAVE_VERSION
 _UTF8_SAVE = {"mode": "w", "encoding": "utf-8"}
 
 
-def _open_for_save(fs: Any, protocol: str, path: str, open_args: dict[str, Any]) -> AbstractContextManager[IO]:
-    """A writable file for ``path``: atomic (temporary file + rename) where the file is local."""
-    if protocol == "file":
-        return atomic_write(path, **open_args)
-    return fs.open(path, **open_args)
+def _save(dataset: Any, write: Callable[[IO, str], None], path: str | None = None) -> None:
+    """``write(stream, path)`` to the dataset's save path (or ``path``), atomically where the file is local."""
+    full_path = path or get_filepath_str(dataset._get_save_path(), dataset._protocol)
+    open_file = atomic_write if dataset._protocol == "file" else dataset._fs.open
+    with open_file(full_path, **dataset._fs_open_args_save) as stream:
+        write(stream, full_path)
+    if path is None:
+        dataset._invalidate_cache()
 
 
 class CSVDataset(_LibraryCSVDataset):
@@ -46,10 +42,7 @@ class CSVDataset(_LibraryCSVDataset):
     DEFAULT_FS_ARGS: dict[str, Any] = {"open_args_save": {**_UTF8_SAVE, "newline": ""}}
 
     def save(self, data: pd.DataFrame) -> None:
-        path = get_filepath_str(self._get_save_path(), self._protocol)
-        with _open_for_save(self._fs, self._protocol, path, self._fs_open_args_save) as stream:
-            data.to_csv(path_or_buf=stream, **self._save_args)
-        self._invalidate_cache()
+        _save(self, lambda stream, _: data.to_csv(path_or_buf=stream, **self._save_args))
 
 
 class JSONDataset(_LibraryJSONDataset):
@@ -58,25 +51,19 @@ class JSONDataset(_LibraryJSONDataset):
     DEFAULT_FS_ARGS: dict[str, Any] = {"open_args_save": dict(_UTF8_SAVE)}
 
     def save(self, data: Any) -> None:
-        path = get_filepath_str(self._get_save_path(), self._protocol)
-        with _open_for_save(self._fs, self._protocol, path, self._fs_open_args_save) as stream:
-            json.dump(data, stream, **self._save_args)
-        self._invalidate_cache()
+        _save(self, lambda stream, _: json.dump(data, stream, **self._save_args))
 
 
 class MatplotlibDataset(_LibraryMatplotlibDataset):
-    """``matplotlib.MatplotlibDataset`` (save-only, PNG at 110 dpi by default) with atomic saves.
-
-    Kedro-Viz previews the saved image. As in the library, saving closes every pyplot figure.
-    """
+    """``matplotlib.MatplotlibDataset`` (save-only, PNG at 110 dpi by default) with atomic saves; as in the
+    library, saving closes every pyplot figure."""
 
     DEFAULT_SAVE_ARGS: dict[str, Any] = {"format": "png", "dpi": 110}
 
     def _save_to_fs(self, full_key_path: str, plot: Figure) -> None:
         buffer = io.BytesIO()
         plot.savefig(buffer, **self._save_args)
-        with _open_for_save(self._fs, self._protocol, full_key_path, self._fs_open_args_save) as stream:
-            stream.write(buffer.getvalue())
+        _save(self, lambda stream, _: stream.write(buffer.getvalue()), full_key_path)
 
 
 class TextDataset(_LibraryTextDataset):
@@ -88,10 +75,7 @@ class TextDataset(_LibraryTextDataset):
     }
 
     def save(self, data: str) -> None:
-        path = get_filepath_str(self._get_save_path(), self._protocol)
-        with _open_for_save(self._fs, self._protocol, path, self._fs_open_args_save) as stream:
-            stream.write(self._text_to_save(data, PurePosixPath(path)))
-        self._invalidate_cache()
+        _save(self, lambda stream, path: stream.write(self._text_to_save(data, PurePosixPath(path))))
 
     def _text_to_save(self, data: str, path: PurePosixPath) -> str:
         """The text written to ``path``; subclasses may fill in placeholders."""
@@ -101,10 +85,8 @@ class TextDataset(_LibraryTextDataset):
 class MarkdownReportDataset(TextDataset):
     """A Markdown document whose links can point at artifacts of the same run.
 
-    A Kedro run saves all versioned outputs under one version (timestamp) that nodes do
-    not know; the report node writes ``{save_version}`` in its links and this dataset
-    fills it in: ``../../loss_graph.png/{save_version}/loss_graph.png``. Unversioned, the
-    placeholder becomes empty.
+    Nodes do not know the run's save version: the report writes ``{save_version}`` in its links
+    (``../../loss_graph.png/{save_version}/loss_graph.png``) and this dataset fills it in; unversioned, with "".
     """
 
     def _text_to_save(self, data: str, path: PurePosixPath) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from functools import partial
 from pathlib import Path
 
 from kedro.io import DatasetError
@@ -20,16 +19,11 @@ logger = logging.getLogger(__name__)
 class CharacterArchiveDataset(RawDataset):
     """Loads a :class:`CharacterArchive` (``None`` for an optional zip not given); read-only.
 
-    Args:
-        filepath: a zip chosen by the user (e.g. ``--params=raw_zip=path.zip``); it
-            must exist. Empty means "the default".
-        default: ``{filepath: ...}``, where the real set is looked for (``data/01_raw/trainPart1.zip``);
-            leave it out for an optional zip (the sweep's test zip).
-        demo: where and how to make the synthetic stand-in when the default is absent
-            (leave it out to make a missing default an error):
-            ``path`` (a folder), ``seed``, ``images_per_class``, ``image_size`` ([w, h]).
-            Its file name records those settings, so a changed setting never reuses an
-            old file; it is never written at ``default_filepath``.
+    Args (see :class:`RawDataset`):
+        filepath: a zip chosen by the user (e.g. ``--params=raw_zip=path.zip``); it must exist.
+        default: ``{filepath: data/01_raw/trainPart1.zip}``; left out for an optional zip (the sweep's test zip).
+        demo: ``path`` (a folder), ``seed``, ``images_per_class``, ``image_size`` ([w, h]) of the synthetic
+            stand-in; its file name records them, so a changed setting never reuses an old file.
     """
 
     def load(self) -> CharacterArchive:
@@ -58,14 +52,12 @@ class CharacterArchiveDataset(RawDataset):
         source = {"kind": "synthetic demo", "seed": seed, "images_per_class": per_class,
                   "image_size": [width, height], "generator_version": GENERATOR_VERSION}
         fingerprint = f"synthetic-demo:v{GENERATOR_VERSION}:seed={seed}:n={per_class}:size={width}x{height}"
-        make = partial(self._write_demo, path, seed, per_class, (width, height))
+
+        def make() -> None:
+            logger.info("Generating the synthetic demo set at %s (once; about a minute at full size)", path)
+            write_demo_zip(path, seed=seed, images_per_class=per_class, image_size=(width, height))
+
         return CharacterArchive(path, source, fingerprint, prepare=make)
-
-    @staticmethod
-    def _write_demo(path: Path, seed: int, per_class: int, size: tuple[int, int]) -> None:
-        logger.info("Generating the synthetic demo set at %s (once; about a minute at full size)", path)
-        write_demo_zip(path, seed=seed, images_per_class=per_class, image_size=size)
-
 
 
 class NoisyDigitArchiveDataset(CharacterArchiveDataset):
@@ -84,7 +76,7 @@ class NoisyDigitArchiveDataset(CharacterArchiveDataset):
         noise_rate = float(self._demo.get("noise_rate", 0.35))
         noise_kind = str(self._demo.get("noise_kind", "random"))
         try:
-            noise_matrix(noise_rate, seed, noise_kind)  # checks both settings before anything is written
+            matrix = noise_matrix(noise_rate, seed, noise_kind)  # checks both settings before anything is written
         except ValueError as error:
             raise DatasetError(f"raw_noisy_digits demo settings: {error}") from error
         # The default kind keeps the names it always had, so zips made before stay valid.
@@ -97,16 +89,13 @@ class NoisyDigitArchiveDataset(CharacterArchiveDataset):
         fingerprint = f"synthetic-noisy-digits:v{GENERATOR_VERSION}:seed={seed}:n={count}:noise={noise_rate:g}"
         if kind_tag:
             fingerprint += f":kind={noise_kind}"
-        make = partial(self._write_noisy_demo, path, seed, count, noise_rate, noise_kind)
-        truth = partial(self._noisy_demo_truth, seed, count, noise_rate, noise_kind)
+
+        def make() -> None:
+            logger.info("Generating the synthetic noisy-label set at %s (once)", path)
+            write_noisy_label_zip(path, count, matrix, seed)
+
+        def truth() -> KnownLabels:
+            known = noisy_label_truth(count, matrix, seed)
+            return KnownLabels(dict(zip(known["members"], known["true_labels"].tolist())), known["noise_matrix"].tolist())
+
         return CharacterArchive(path, source, fingerprint, prepare=make, known_labels=truth)
-
-    @staticmethod
-    def _noisy_demo_truth(seed: int, count: int, noise_rate: float, noise_kind: str) -> KnownLabels:
-        truth = noisy_label_truth(count, noise_matrix(noise_rate, seed, noise_kind), seed)
-        return KnownLabels(dict(zip(truth["members"], truth["true_labels"].tolist())), truth["noise_matrix"].tolist())
-
-    @staticmethod
-    def _write_noisy_demo(path: Path, seed: int, count: int, noise_rate: float, noise_kind: str) -> None:
-        logger.info("Generating the synthetic noisy-label set at %s (once)", path)
-        write_noisy_label_zip(path, count, noise_matrix(noise_rate, seed, noise_kind), seed)

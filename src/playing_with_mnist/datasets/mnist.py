@@ -24,23 +24,16 @@ def _present(folder: Path) -> dict[str, bool]:
     return {key: mnist_file(folder, key).exists() for key in MNIST_FILES}
 
 
-def _sha256(folder: Path) -> str:
-    """One sha256 for the four files: of their own sha256s, in the standard order."""
-    return hashlib.sha256("".join(file_sha256(mnist_file(folder, key)) for key in MNIST_FILES).encode()).hexdigest()
-
-
 class MnistDataset(RawDataset):
     """Loads ``{train_images, train_labels, test_images, test_labels, source, fingerprint}``; read-only.
 
     Images are uint8 [N, 28, 28] (white digit on black, as MNIST stores them), labels uint8 [N].
 
-    Args:
-        filepath: a folder chosen by the user (``--params=mnist_dir=path``); it must hold
-            the four files. Empty means "the default".
+    Args (see :class:`RawDataset`):
+        filepath: a folder chosen by the user (``--params=mnist_dir=path``); it must hold the four files.
         default: ``{filepath: data/01_raw/mnist}``, where the real MNIST files are looked for.
-        demo: the synthetic stand-in used when the default folder holds none of the files:
-            ``path`` (a folder; a subfolder named by the settings is written once), ``seed``,
-            ``train_count``, ``test_count``. Leave it out to make missing files an error.
+        demo: used when the default folder holds none of the files: ``path`` (a folder; a subfolder named
+            by the settings is written once), ``seed``, ``train_count``, ``test_count``.
     """
 
     def load(self) -> dict[str, Any]:
@@ -58,7 +51,8 @@ class MnistDataset(RawDataset):
             arrays = read_mnist(folder)
         except IdxError as error:
             raise DatasetError(f"{error}. Replace the file with an intact copy of the MNIST file.") from error
-        digest = _sha256(folder)
+        # One sha256 for the four files: of their own sha256s, in the standard order.
+        digest = hashlib.sha256("".join(file_sha256(mnist_file(folder, key)) for key in MNIST_FILES).encode()).hexdigest()
         return {**arrays, "source": {"kind": "mnist", "name": folder.name, "sha256": digest}, "fingerprint": f"mnist:sha256:{digest}"}
 
     def _load_demo(self) -> dict[str, Any]:

@@ -9,11 +9,9 @@ from kedro.io import AbstractDataset, DatasetError
 
 
 class RawDataset(AbstractDataset[None, Any]):
-    """Read-only raw data found at ``filepath`` (chosen by the user at run time; empty means
-    "the default"), else at ``default["filepath"]``, else made from the ``demo`` settings
-    (leave ``demo`` out to make a missing default an error; leave ``default`` out too and nothing
-    given loads ``None``: an optional input). Subclasses implement ``load``.
-    """
+    """Read-only data at ``filepath`` (chosen at run time; empty means "the default"), else at
+    ``default["filepath"]``, else made from the ``demo`` settings (without ``demo`` a missing default is
+    an error; without ``default`` either, nothing given loads ``None``). Subclasses implement ``load``."""
 
     def __init__(self, default: dict[str, str] | None = None, demo: dict[str, Any] | None = None, filepath: str | None = None,
                  metadata: dict | None = None) -> None:

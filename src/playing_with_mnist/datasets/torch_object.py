@@ -1,10 +1,5 @@
-"""Tensors, models and checkpoints as versioned ``torch.save`` files, saved atomically.
-
-kedro-datasets has nothing that fits: its ``PyTorchDataset`` holds only a module's state dict,
-while the project's caches and models are dicts of tensors and plain values. Saves go through a
-temporary file renamed into place, so an interrupted save never leaves a half-written file where
-a reader (or ``catalog.load`` of the latest version) would find it.
-"""
+"""Tensors, models and checkpoints as versioned ``torch.save`` files, saved atomically (kedro-datasets'
+``PyTorchDataset`` holds only a module's state dict; these are dicts of tensors and plain values)."""
 
 from __future__ import annotations
 
@@ -19,11 +14,8 @@ from playing_with_mnist.ingest.atomic import atomic_write
 
 
 class TorchObjectDataset(AbstractVersionedDataset[Any, Any]):
-    """A dict of tensors and plain values (``torch.save``), loaded with ``weights_only=True``.
-
-    No pickled code is ever executed on load, so a model file someone sends you cannot
-    run anything. ``missing_ok: true`` loads ``None`` when there is no file yet.
-    """
+    """A dict of tensors and plain values, loaded with ``weights_only=True`` (so a model file someone
+    sends you cannot run code). ``missing_ok: true`` loads ``None`` when there is no file yet."""
 
     def __init__(self, filepath: str, version: Version | None = None, missing_ok: bool = False,
                  metadata: dict | None = None) -> None:
@@ -32,8 +24,6 @@ class TorchObjectDataset(AbstractVersionedDataset[Any, Any]):
         self.metadata = metadata
 
     def _path(self, for_save: bool) -> Path:
-        if not self._version:
-            return Path(str(self._filepath))
         return Path(str(self._get_save_path() if for_save else self._get_load_path()))
 
     def load(self) -> Any:

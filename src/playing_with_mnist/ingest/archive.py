@@ -1,15 +1,14 @@
 """Find the labelled images inside a zip without unpacking it.
 
-A zip holds one folder per class, anywhere under a common top folder (or none);
-files in deeper folders belong to their class folder. Junk that hand-made zips
-carry (``__MACOSX/``, ``._*``, ``.DS_Store``, ``Thumbs.db``, text files) and
-entries whose names climb out of the archive are skipped and counted. Nothing is
-ever extracted to disk.
+A zip holds one folder per class, anywhere under a common top folder (or none); files in deeper
+folders belong to their class folder. Junk (``__MACOSX/``, ``._*``, ``.DS_Store``, ``Thumbs.db``,
+text files) and entries whose names climb out of the archive are skipped and counted.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import zipfile
 from collections import Counter
@@ -39,24 +38,21 @@ def display_labels(folder_names: list[str]) -> list[str]:
     """The characters 0-9, A-Z, a-z when the folders are Sample001..Sample062, else the names."""
     characters = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
     match = [re.fullmatch(r"Sample0*(\d+)", name) for name in folder_names]
-    if all(match) and [int(m.group(1)) for m in match] == list(range(1, len(folder_names) + 1)):
-        if len(folder_names) <= len(characters):
-            return list(characters[: len(folder_names)])
+    numbers = [int(m.group(1)) for m in match] if all(match) else None
+    if numbers == list(range(1, len(folder_names) + 1)) and len(folder_names) <= len(characters):
+        return list(characters[: len(folder_names)])
     return list(folder_names)
 
 
 def file_digest(path: Path, algorithm: str = "sha256") -> str:
     """The hex digest of ``path``'s bytes (``hashlib`` algorithm name), read a megabyte at a time."""
     # usedforsecurity=False: digests here check integrity (MNIST publishes MD5s), nothing else.
-    digest = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, lambda: hashlib.new(algorithm, usedforsecurity=False)).hexdigest()
 
 
 def file_sha256(path: Path) -> str:
-    return file_digest(path, "sha256")
+    return file_digest(path)
 
 
 @dataclass(frozen=True)
@@ -91,17 +87,13 @@ def check_declared_sizes(archive_name: str, infos: list[zipfile.ZipInfo]) -> Non
     for info in infos:
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > MAX_MEMBER_BYTES or (info.file_size > 1024**2 and ratio > MAX_COMPRESSION_RATIO):
-            raise ArchiveError(
-                f"{archive_name}: member {info.filename!r} declares {info.file_size:,} bytes "
-                f"({ratio:.0f}x its compressed size); refusing it as a possible zip bomb. "
-                "Rebuild the zip from the original image files."
-            )
+            raise ArchiveError(f"{archive_name}: member {info.filename!r} declares {info.file_size:,} bytes ({ratio:.0f}x "
+                               "its compressed size); refusing it as a possible zip bomb. Rebuild the zip from the original "
+                               "image files.")
         total += info.file_size
     if total > MAX_TOTAL_BYTES:
-        raise ArchiveError(
-            f"{archive_name}: images declare {total:,} bytes uncompressed, beyond the "
-            f"{MAX_TOTAL_BYTES:,} limit; refusing it as a possible zip bomb."
-        )
+        raise ArchiveError(f"{archive_name}: images declare {total:,} bytes uncompressed, beyond the {MAX_TOTAL_BYTES:,} "
+                           "limit; refusing it as a possible zip bomb.")
 
 
 def list_archive(zip_file: zipfile.ZipFile, archive_name: str) -> ArchiveListing:
@@ -118,14 +110,12 @@ def list_archive(zip_file: zipfile.ZipFile, archive_name: str) -> ArchiveListing
         else:
             images.append(info)
     if not images:
-        raise ArchiveError(
-            f"{archive_name}: no images found (PNG, JPEG, BMP or GIF). Expected one folder "
-            "per class, e.g. train/Sample001/img001-001.png."
-        )
+        raise ArchiveError(f"{archive_name}: no images found (PNG, JPEG, BMP or GIF). Expected one folder per class, "
+                           "e.g. train/Sample001/img001-001.png.")
     check_declared_sizes(archive_name, images)
 
     parents = [PurePosixPath(info.filename).parent.parts for info in images]
-    root = _common_prefix(parents)
+    root = tuple(os.path.commonprefix(parents))
     if all(len(p) == len(root) for p in parents) and root:
         root = root[:-1]  # every image sits in one folder: that folder is the (only) class
     by_class: dict[str, list[str]] = {}
@@ -135,33 +125,14 @@ def list_archive(zip_file: zipfile.ZipFile, archive_name: str) -> ArchiveListing
             continue
         by_class.setdefault(parts[len(root)], []).append(info.filename)
     # Folders that exist in the zip but hold no image: reported, left out.
-    empty = sorted(
-        {d.parts[len(root)] for d in empty_dirs if len(d.parts) > len(root) and d.parts[: len(root)] == root}
-        - set(by_class),
-        key=natural_key,
-    )
+    dirs = {d.parts[len(root)] for d in empty_dirs if len(d.parts) > len(root) and d.parts[: len(root)] == root}
+    empty = sorted(dirs - set(by_class), key=natural_key)
     folders = sorted(by_class, key=natural_key)
     if len(folders) < 2:
-        raise ArchiveError(
-            f"{archive_name}: found {len(folders)} class folder(s) ({', '.join(folders) or 'none'}); "
-            "at least 2 are needed. Put each class's images in a folder of its own."
-        )
-    members, labels = [], []
-    for index, folder in enumerate(folders):
-        for name in sorted(by_class[folder], key=natural_key):
-            members.append(name)
-            labels.append(index)
-    return ArchiveListing(members, labels, folders, dict(skipped), empty)
-
-
-def _common_prefix(paths: list[tuple[str, ...]]) -> tuple[str, ...]:
-    prefix = paths[0]
-    for parts in paths[1:]:
-        n = 0
-        while n < min(len(prefix), len(parts)) and prefix[n] == parts[n]:
-            n += 1
-        prefix = prefix[:n]
-    return prefix
+        raise ArchiveError(f"{archive_name}: found {len(folders)} class folder(s) ({', '.join(folders) or 'none'}); at "
+                           "least 2 are needed. Put each class's images in a folder of its own.")
+    members = [(name, index) for index, folder in enumerate(folders) for name in sorted(by_class[folder], key=natural_key)]
+    return ArchiveListing([m for m, _ in members], [i for _, i in members], folders, dict(skipped), empty)
 
 
 def open_zip(path: Path) -> zipfile.ZipFile:
@@ -173,16 +144,13 @@ def open_zip(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
     except zipfile.BadZipFile as error:
-        raise ArchiveError(
-            f"{path}: not a valid zip file ({error}). Download or zip the images again."
-        ) from error
+        raise ArchiveError(f"{path}: not a valid zip file ({error}). Download or zip the images again.") from error
 
 
 @dataclass(frozen=True)
 class KnownLabels:
-    """What the maker of a zip knows beyond its folder names: each member's true label (by
-    member name, as a class index) and the noise matrix that drew the folder labels from
-    them (rows: true class, columns: folder)."""
+    """Each member's true class index, and the noise matrix (rows: true class, columns: folder)
+    that drew the folder labels from them."""
 
     true_labels: dict[str, int]
     noise_matrix: list[list[float]]
@@ -192,11 +160,9 @@ class KnownLabels:
 class CharacterArchive:
     """A zip of labelled character images, opened lazily.
 
-    ``source`` says where the images come from (for reports); ``fingerprint`` changes
-    whenever the images may have changed, so caches built from it can be checked.
-    ``prepare`` (if any) is called once before the zip is first read, e.g. to
-    generate the synthetic demo set on first use. ``known_labels`` (if any) gives the
-    true labels where the folders may lie and the maker knows better (a synthetic set).
+    ``source`` says where the images come from (for reports); ``fingerprint`` changes whenever the
+    images may; ``prepare`` (if any) makes the zip before its first read (the demo set);
+    ``known_labels`` (if any) gives the true labels where the folders may lie (a synthetic set).
     """
 
     path: Path

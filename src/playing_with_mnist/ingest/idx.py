@@ -1,13 +1,13 @@
 """Read and write IDX files, the format MNIST is distributed in.
 
-An IDX file is a 4-byte magic number (two zero bytes, a type code, the number of
-dimensions), one big-endian uint32 per dimension, then the values in C order,
-big-endian. The MNIST files are usually gzipped; gzip is recognised by its magic
-bytes, so a renamed or already unpacked file reads the same.
+An IDX file is a 4-byte magic number (two zero bytes, a type code, the number of dimensions), one
+big-endian uint32 per dimension, then the values in C order, big-endian. Gzip is recognised by its
+magic bytes, so a renamed or already unpacked file reads the same.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import logging
 import math
@@ -30,6 +30,7 @@ IDX_TYPES: dict[int, np.dtype] = {
     0x0D: np.dtype(">f4"),
     0x0E: np.dtype(">f8"),
 }
+_TYPE_CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_TYPES.items()}
 _TYPE_NAMES = ", ".join(f"0x{code:02X} ({dtype.newbyteorder('=').name})" for code, dtype in IDX_TYPES.items())
 _GZIP_MAGIC = b"\x1f\x8b"
 
@@ -49,8 +50,7 @@ class IdxError(ValueError):
 def read_idx(path: Path | str) -> np.ndarray:
     """The array stored in the IDX file ``path`` (plain or gzipped), in native byte order.
 
-    Raises :class:`IdxError` for a missing file, damaged gzip data, a bad magic number,
-    an unknown type code, or data whose length does not match the declared dimensions.
+    Raises :class:`IdxError` for a missing file, damaged gzip, a bad header or a wrong data length.
     """
     path = Path(path)
     try:
@@ -77,41 +77,25 @@ def read_idx(path: Path | str) -> np.ndarray:
         raise IdxError(f"{path}: truncated: the header declares {ndim} dimensions but the file ends after {len(raw)} bytes")
     shape = struct.unpack(f">{ndim}I", raw[4:header_size])
 
-    dtype = IDX_TYPES[type_code]
+    dtype, native = IDX_TYPES[type_code], IDX_TYPES[type_code].newbyteorder("=")
     # Python integers, so that absurd dimensions cannot overflow the size check.
-    expected = math.prod(shape) * dtype.itemsize
-    found = len(raw) - header_size
+    expected, found = math.prod(shape) * dtype.itemsize, len(raw) - header_size
     if found < expected:
-        raise IdxError(
-            f"{path}: truncated: dimensions {list(shape)} of {dtype.newbyteorder('=').name} need "
-            f"{expected:,} bytes of data, the file has {found:,}"
-        )
+        raise IdxError(f"{path}: truncated: dimensions {list(shape)} of {native.name} need {expected:,} bytes of data, "
+                       f"the file has {found:,}")
     if found > expected:
-        raise IdxError(
-            f"{path}: {found - expected:,} unexpected byte(s) after the {expected:,} bytes of data that dimensions "
-            f"{list(shape)} of {dtype.newbyteorder('=').name} declare"
-        )
+        raise IdxError(f"{path}: {found - expected:,} unexpected byte(s) after the {expected:,} bytes of data that "
+                       f"dimensions {list(shape)} of {native.name} declare")
     # astype copies: the result is writable and in native byte order.
-    return np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape).astype(dtype.newbyteorder("="))
-
-
-def _type_code(dtype: np.dtype) -> int | None:
-    for code, idx_dtype in IDX_TYPES.items():
-        if dtype.newbyteorder("=") == idx_dtype.newbyteorder("="):
-            return code
-    return None
+    return np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape).astype(native)
 
 
 def write_idx(path: Path | str, array: np.ndarray) -> Path:
-    """Write ``array`` to ``path`` as IDX (gzipped when the name ends in ``.gz``), atomically.
-
-    The dtype must be one of the IDX types (uint8, int8, int16, int32, float32, float64)
-    and the array needs at least one dimension. Gzipped output carries no timestamp or
-    file name, so the same array always gives the same bytes. Returns ``path``.
+    """Write ``array`` (uint8, int8, int16, int32, float32 or float64; 1 to 255 dimensions) to ``path``
+    as IDX, atomically; gzipped, with no timestamp or file name, when the name ends in ``.gz``. Returns ``path``.
     """
-    path = Path(path)
-    array = np.asarray(array)
-    code = _type_code(array.dtype)
+    path, array = Path(path), np.asarray(array)
+    code = _TYPE_CODES.get(array.dtype.newbyteorder("="))
     if code is None:
         raise IdxError(f"{path}: cannot write {array.dtype} as IDX; supported types: {_TYPE_NAMES}")
     if array.ndim == 0 or array.ndim > 255:
@@ -121,15 +105,12 @@ def write_idx(path: Path | str, array: np.ndarray) -> Path:
 
     header = bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     data = np.ascontiguousarray(array, dtype=IDX_TYPES[code]).tobytes()
-    with atomic_write(path, "wb") as stream:
+    with atomic_write(path, "wb") as stream, contextlib.ExitStack() as stack:
         if path.name.lower().endswith(".gz"):
             # filename="" and mtime=0: otherwise the temporary name and the clock end up in the header.
-            with gzip.GzipFile(filename="", mode="wb", fileobj=stream, compresslevel=6, mtime=0) as packed:
-                packed.write(header)
-                packed.write(data)
-        else:
-            stream.write(header)
-            stream.write(data)
+            stream = stack.enter_context(gzip.GzipFile(filename="", mode="wb", fileobj=stream, compresslevel=6, mtime=0))
+        stream.write(header)
+        stream.write(data)
     logger.debug("Wrote %s: %s %s", path, array.dtype, list(array.shape))
     return path
 
@@ -143,14 +124,11 @@ def mnist_file(folder: Path | str, key: str) -> Path:
 
 
 def read_mnist(folder: Path | str) -> dict[str, np.ndarray]:
-    """The four MNIST arrays from the standard IDX files in ``folder``.
+    """The four MNIST arrays from the IDX files in ``folder`` (found by :func:`mnist_file`): uint8
+    ``train_images`` [N, 28, 28], ``train_labels`` [N], ``test_images`` [M, 28, 28], ``test_labels`` [M].
 
-    Returns uint8 arrays ``train_images`` [N, 28, 28], ``train_labels`` [N],
-    ``test_images`` [M, 28, 28], ``test_labels`` [M]. Each file is looked for under its
-    standard ``.gz`` name (see :data:`MNIST_FILES`), then under the same name without
-    ``.gz`` (as some tools leave it after unpacking). Raises :class:`IdxError` when a file
-    is missing or unreadable, has the wrong type or shape, image and label counts differ,
-    or a label is outside 0-9.
+    Raises :class:`IdxError` when a file is missing or unreadable, has the wrong type or shape,
+    image and label counts differ, or a label is outside 0-9.
     """
     folder = Path(folder)
     arrays: dict[str, np.ndarray] = {}
@@ -158,16 +136,12 @@ def read_mnist(folder: Path | str) -> dict[str, np.ndarray]:
     for key in MNIST_FILES:
         path = mnist_file(folder, key)
         if not path.exists():
-            raise IdxError(
-                f"{path}: file not found. Put the standard MNIST IDX files ({', '.join(MNIST_FILES.values())}) "
-                f"in {folder}"
-            )
+            raise IdxError(f"{path}: file not found. Put the standard MNIST IDX files ({', '.join(MNIST_FILES.values())}) "
+                           f"in {folder}")
         array = read_idx(path)
         expected_ndim = 3 if key.endswith("images") else 1
         if array.dtype != np.uint8 or array.ndim != expected_ndim:
-            raise IdxError(
-                f"{path}: holds {array.dtype} {list(array.shape)}, expected uint8 with {expected_ndim} dimension(s)"
-            )
+            raise IdxError(f"{path}: holds {array.dtype} {list(array.shape)}, expected uint8 with {expected_ndim} dimension(s)")
         if expected_ndim == 3 and array.shape[1:] != MNIST_IMAGE_SHAPE:
             raise IdxError(f"{path}: images are {array.shape[1]}x{array.shape[2]}, MNIST images are 28x28")
         arrays[key], paths[key] = array, path
@@ -175,10 +149,8 @@ def read_mnist(folder: Path | str) -> dict[str, np.ndarray]:
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if len(images) != len(labels):
-            raise IdxError(
-                f"{folder}: {paths[f'{split}_images'].name} holds {len(images):,} images but "
-                f"{paths[f'{split}_labels'].name} holds {len(labels):,} labels"
-            )
+            raise IdxError(f"{folder}: {paths[f'{split}_images'].name} holds {len(images):,} images but "
+                           f"{paths[f'{split}_labels'].name} holds {len(labels):,} labels")
         if labels.size and labels.max() > 9:
             raise IdxError(f"{paths[f'{split}_labels']}: label {int(labels.max())} is outside 0-9")
     logger.info("Read MNIST from %s: %d training and %d test images", folder, len(arrays["train_images"]), len(arrays["test_images"]))

@@ -1,8 +1,5 @@
-"""The one preprocessing function: any image in, a 32x32 grayscale uint8 array out.
-
-Training, prediction and evaluation all go through :func:`preprocess_image`, so a
-model always sees new images exactly as it saw its training set.
-"""
+"""The one preprocessing function, :func:`preprocess_image`: any image in, a 32x32 grayscale uint8 array out.
+Training, prediction and evaluation all go through it, so a model sees new images as it saw its training set."""
 
 from __future__ import annotations
 
@@ -10,6 +7,7 @@ import io
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Callable, ContextManager
 
 import numpy as np
@@ -36,7 +34,7 @@ def _to_gray(image: Image.Image) -> Image.Image:
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
         return Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    if image.mode == "P" or image.mode == "PA":
+    if image.mode in ("P", "PA"):
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "La", "RGBa"):
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
@@ -63,10 +61,8 @@ def decode_image(data: bytes, name: str, size: int = IMAGE_SIZE) -> np.ndarray:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
-                raise ImageTooLargeError(
-                    f"{name}: {width}x{height} pixels is beyond the limit of {MAX_IMAGE_PIXELS:,}; "
-                    "refusing to decode it (possible decompression bomb). Remove it from the zip."
-                )
+                raise ImageTooLargeError(f"{name}: {width}x{height} pixels is beyond the limit of {MAX_IMAGE_PIXELS:,}; refusing "
+                                         "to decode it (possible decompression bomb). Remove it from the zip.")
             if image.format == "JPEG":
                 # Let libjpeg decode at a reduced scale: the result is resized to 32x32 anyway.
                 image.draft(image.mode, (size * 4, size * 4))
@@ -86,17 +82,16 @@ def decode_many(
 ) -> list[np.ndarray | str]:
     """Decode ``names`` on ``workers`` threads (0: one per core; Pillow releases the GIL).
 
-    ``open_source()`` opens a per-thread handle (a zip file, or nothing for a folder) and
-    ``read(handle, name)`` returns a file's bytes. Returns, per name, its array or the reason
-    it could not be decoded. A decompression bomb is not a reason: it stops everything.
+    ``open_source()`` gives a per-thread handle as a context manager (a zip file, or nothing for a
+    folder) and ``read(handle, name)`` a file's bytes. Returns, per name, its array or the reason it
+    could not be decoded. A decompression bomb is not a reason: it stops everything.
     """
-    local = threading.local()
-    handles = []
+    local, lock = threading.local(), threading.Lock()
 
     def decode(name: str) -> np.ndarray | str:
         if not hasattr(local, "handle"):
-            local.handle = open_source()
-            handles.append(local.handle)
+            with lock:
+                local.handle = handles.enter_context(open_source())
         try:
             return decode_image(read(local.handle, name), name, size)
         except ImageDecodeError as error:
@@ -106,9 +101,5 @@ def decode_many(
         except Exception as error:  # a damaged zip member (bad CRC, truncated data), an unreadable file
             return f"{name}: cannot be read ({error})"
 
-    try:
-        with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-            return list(pool.map(decode, names))
-    finally:
-        for handle in handles:
-            handle.close()
+    with ExitStack() as handles, ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+        return list(pool.map(decode, names))

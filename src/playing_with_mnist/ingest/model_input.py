@@ -1,14 +1,13 @@
-"""Model input: the one format every training reads, and the ways data becomes it.
+"""Model input: the one format every training reads (:class:`ModelInput`), and the ways data becomes it.
 
-A model input holds every image of a data set as uint8 ``[N, 1, S, S]`` tensors, dark ink
-on white, with integer labels and the names to show them by; a split says which indices
-are trained on and which are scored. Task 1's zip, MNIST, the digit subset and the noisy
-set all become this format here, so training, reports and experiments read one thing.
+Task 1's zip, MNIST, the digit subset and the noisy set all become it here; a split says which
+of its indices are trained on and which are scored.
 """
 
 from __future__ import annotations
 
 import logging
+import zipfile
 from typing import Any, TypedDict
 
 import numpy as np
@@ -36,11 +35,9 @@ class ModelInput(TypedDict):
 
 
 def decode_archive(archive: CharacterArchive, params: dict[str, Any]) -> tuple[ModelInput, dict[str, Any]]:
-    """Every class image of ``archive`` at ``image_size`` x ``image_size``, with its folder as label.
-
-    ``params``: ``image_size``, ``workers`` (0: all cores), ``max_broken_fraction`` (the share
-    of undecodable images to skip before giving up) and ``min_images_per_class``. Returns the
-    model input and a summary of what was kept, skipped and broken.
+    """Every class image of ``archive`` at ``image_size`` squared, labelled by its folder, and a summary
+    of what was kept, skipped and broken. ``params``: ``image_size``, ``workers`` (0: all cores),
+    ``max_broken_fraction`` (the share of undecodable images to skip before giving up), ``min_images_per_class``.
     """
     size = int(params["image_size"])
     with archive.open() as zip_file:
@@ -50,8 +47,7 @@ def decode_archive(archive: CharacterArchive, params: dict[str, Any]) -> tuple[M
     if listing.skipped:
         logger.info("Skipped entries that are not class images: %s", listing.skipped)
 
-    read_member = lambda zip_file, name: zip_file.read(name)  # noqa: E731 - runs in the decoding threads
-    decoded = decode_many(archive.open, read_member, listing.members, size, int(params.get("workers") or 0))
+    decoded = decode_many(archive.open, zipfile.ZipFile.read, listing.members, size, int(params.get("workers") or 0))
     broken = [result for result in decoded if isinstance(result, str)]
     for reason in broken:
         logger.warning("Skipping broken image %s", reason)
@@ -65,32 +61,20 @@ def decode_archive(archive: CharacterArchive, params: dict[str, Any]) -> tuple[M
     keep = [i for i, result in enumerate(decoded) if not isinstance(result, str)]
     labels = torch.tensor([listing.labels[i] for i in keep], dtype=torch.long)
     counts = torch.bincount(labels, minlength=len(listing.class_folders))
-    too_small = [listing.class_folders[c] for c in range(len(counts)) if counts[c] < int(params["min_images_per_class"])]
+    too_small = [folder for folder, count in zip(listing.class_folders, counts) if count < int(params["min_images_per_class"])]
     if too_small:
         raise ArchiveError(
             f"{archive.path.name}: class folder(s) {', '.join(too_small)} keep fewer than "
             f"{params['min_images_per_class']} readable images; add images or remove the folder(s)"
         )
-    summary = {
-        "source": archive.source,
-        "images": len(keep),
-        "classes": len(listing.class_folders),
-        "skipped_entries": listing.skipped,
-        "broken_images": broken,
-        "empty_class_folders": listing.empty_classes,
-        "image_size": size,
-    }
+    summary = {"source": archive.source, "images": len(keep), "classes": len(listing.class_folders),
+               "skipped_entries": listing.skipped, "broken_images": broken,
+               "empty_class_folders": listing.empty_classes, "image_size": size}
     logger.info("Decoded %d images in %d classes to %dx%d grayscale", len(keep), len(listing.class_folders), size, size)
-    model_input = ModelInput(
-        images=torch.from_numpy(np.stack([decoded[i] for i in keep])).unsqueeze(1).contiguous(),
-        labels=labels,
-        class_names=display_labels(listing.class_folders),
-        class_folders=listing.class_folders,
-        members=[listing.members[i] for i in keep],
-        source=archive.source,
-        fingerprint=archive.fingerprint,
-    )
-    return model_input, summary
+    images = torch.from_numpy(np.stack([decoded[i] for i in keep])).unsqueeze(1).contiguous()
+    return ModelInput(images=images, labels=labels, class_names=display_labels(listing.class_folders),
+                      class_folders=listing.class_folders, members=[listing.members[i] for i in keep],
+                      source=archive.source, fingerprint=archive.fingerprint), summary
 
 
 def invert_ink(images: torch.Tensor) -> torch.Tensor:
@@ -99,11 +83,8 @@ def invert_ink(images: torch.Tensor) -> torch.Tensor:
 
 
 def array_images(images: np.ndarray, size: int, invert: bool) -> torch.Tensor:
-    """uint8 [N, H, W] arrays (MNIST's) to uint8 [N, 1, size, size] through ``preprocess_image``.
-
-    ``invert`` turns white ink on black into dark ink on white, so that every model of the
-    project sees one convention and pretrained weights carry over.
-    """
+    """uint8 [N, H, W] arrays (MNIST's) to uint8 [N, 1, size, size] through ``preprocess_image``;
+    ``invert`` turns white ink on black into the project's dark ink on white."""
     if len(images):
         resized = torch.from_numpy(np.stack([preprocess_image(Image.fromarray(image), size) for image in images]))
     else:
@@ -115,22 +96,12 @@ def train_test_input(
     train_images: torch.Tensor, train_labels: torch.Tensor, test_images: torch.Tensor, test_labels: torch.Tensor,
     members: list[str], source: dict[str, Any], fingerprint: str,
 ) -> tuple[ModelInput, dict[str, Any]]:
-    """One model input of the digits 0-9 holding training then test images, and the split
-    that says which is which.
-
-    The split names them ``train`` and ``test``; training scores the test set after every epoch,
-    which gives the test accuracy per epoch the MNIST comparisons plot.
-    """
+    """One model input of the digits 0-9 holding training then test images, and the split naming
+    them ``train`` and ``test`` (training scores ``test`` after every epoch, for the MNIST plots)."""
     n_train, n_test = len(train_images), len(test_images)
-    model_input = ModelInput(
-        images=torch.cat([train_images, test_images]),
-        labels=torch.cat([train_labels, test_labels]).long(),
-        class_names=list(DIGITS),
-        class_folders=list(DIGITS),
-        members=members,
-        source=source,
-        fingerprint=fingerprint,
-    )
+    model_input = ModelInput(images=torch.cat([train_images, test_images]), labels=torch.cat([train_labels, test_labels]).long(),
+                             class_names=list(DIGITS), class_folders=list(DIGITS), members=members, source=source,
+                             fingerprint=fingerprint)
     split = {"train": torch.arange(n_train), "test": torch.arange(n_train, n_train + n_test), "fingerprint": fingerprint}
     return model_input, split
 
@@ -150,15 +121,10 @@ def digit_subset(model_input: ModelInput, split: dict[str, Any]) -> tuple[ModelI
     position = torch.full((len(labels),), -1, dtype=torch.long)
     position[keep] = torch.arange(len(keep))
     fingerprint = f"{model_input['fingerprint']}|digits"
-    subset = ModelInput(
-        images=model_input["images"][keep],
-        labels=new_label[labels[keep]],
-        class_names=list(DIGITS),
-        class_folders=[model_input["class_folders"][i] for i in old_labels.tolist()],
-        members=[model_input["members"][i] for i in keep.tolist()],
-        source=model_input["source"],
-        fingerprint=fingerprint,
-    )
+    subset = ModelInput(images=model_input["images"][keep], labels=new_label[labels[keep]], class_names=list(DIGITS),
+                        class_folders=[model_input["class_folders"][i] for i in old_labels.tolist()],
+                        members=[model_input["members"][i] for i in keep.tolist()], source=model_input["source"],
+                        fingerprint=fingerprint)
     subset_split = {part: position[split[part]][position[split[part]] >= 0] for part in ("train", "val")}
     logger.info("Digit subset: %d training and %d validation images", len(subset_split["train"]), len(subset_split["val"]))
     return subset, {**subset_split, "fingerprint": fingerprint}
@@ -177,9 +143,7 @@ def split_settings(params: dict[str, Any]) -> dict[str, Any]:
 
 def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
     """A stratified, seeded split: ``val_fraction`` of every class (at least one) goes to val.
-
-    Returns sorted index tensors ``train`` and ``val`` into the cache, with the settings used.
-    """
+    Returns sorted index tensors ``train`` and ``val`` into the cache, with the settings used."""
     settings = split_settings(params)
     fraction = settings["val_fraction"]
     if not 0.0 < fraction < 1.0:
@@ -190,9 +154,5 @@ def split_train_val(character_images: dict[str, Any], params: dict[str, Any]) ->
         n_val = min(max(1, round(len(members) * fraction)), len(members) - 1)
         val.append(members[:n_val])
         train.append(members[n_val:])
-    return {
-        "train": torch.cat(train).sort().values,
-        "val": torch.cat(val).sort().values,
-        **settings,
-        "fingerprint": character_images["fingerprint"],
-    }
+    return {"train": torch.cat(train).sort().values, "val": torch.cat(val).sort().values, **settings,
+            "fingerprint": character_images["fingerprint"]}

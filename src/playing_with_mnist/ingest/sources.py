@@ -21,7 +21,7 @@ class ImageSource:
 
     def open(self) -> contextlib.AbstractContextManager:
         """A handle for :meth:`read`: the open zip, or nothing for a folder."""
-        return open_zip(self.path) if self.is_zip else _NoHandle()
+        return open_zip(self.path) if self.is_zip else contextlib.nullcontext()
 
     def read(self, handle: zipfile.ZipFile | None, name: str) -> bytes:
         return handle.read(name) if self.is_zip else (self.path / name).read_bytes()
@@ -32,22 +32,13 @@ class ImageSource:
         if not path.exists():
             raise ArchiveError(f"{path}: not found. Give a folder or a .zip of images to classify.")
         if path.is_dir():
-            names = [
-                p.relative_to(path).as_posix() for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            ]
-            is_zip = False
+            found = (p.relative_to(path) for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            names = [p.as_posix() for p in found if not any(part.startswith(".") for part in p.parts)]
         else:
             with open_zip(path) as zip_file:
                 infos = [info for info in zip_file.infolist() if skip_reason(info) is None]
-                check_declared_sizes(path.name, infos)
-                names = [info.filename for info in infos]
-            is_zip = True
+            check_declared_sizes(path.name, infos)
+            names = [info.filename for info in infos]
         if not names:
             raise ArchiveError(f"{path}: holds no image (PNG, JPEG, BMP or GIF) to classify.")
-        return cls(path, sorted(names, key=natural_key), is_zip)
-
-
-class _NoHandle(contextlib.nullcontext):
-    def close(self) -> None:
-        pass
+        return cls(path, sorted(names, key=natural_key), not path.is_dir())
