@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from playing_with_mnist.datasets.checkpoint_file import CheckpointFile
+from playing_with_mnist.datasets import CheckpointFile
 
 HOLD_FILE = Path(os.environ.get("PLAYING_WITH_MNIST_TEST_HOLD", "no-hold-file"))
 

@@ -9,8 +9,7 @@ import matplotlib.pyplot as plt
 import pytest
 
 from playing_with_mnist.demo.characters import write_demo_zip
-from playing_with_mnist.ingest.archive import CharacterArchive
-from playing_with_mnist.ingest.sources import ImageSource
+from playing_with_mnist.ingest.archive import CharacterArchive, ImageSource
 from playing_with_mnist.pipelines.evaluate.nodes import evaluate_test_set
 from playing_with_mnist.pipelines.predict.nodes import predict_images
 from playing_with_mnist.training.checkpoints import TrainedModel

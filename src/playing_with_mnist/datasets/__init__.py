@@ -6,9 +6,8 @@ rest are what kedro-datasets has nothing for: the character zips, MNIST, torch c
 
 from .atomic_files import CSVDataset, JSONDataset, MarkdownReportDataset, MatplotlibDataset, TextDataset
 from .character_archive import CharacterArchiveDataset, NoisyDigitArchiveDataset
-from .checkpoint_file import CheckpointFile, CheckpointFileDataset
-from .image_source import ImageSourceDataset
 from .mnist import MnistDataset
+from .raw import CheckpointFile, CheckpointFileDataset, ImageSourceDataset
 from .torch_object import TorchObjectDataset, TrainedModelDataset
 
 __all__ = [

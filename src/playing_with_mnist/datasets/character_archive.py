@@ -27,18 +27,15 @@ class CharacterArchiveDataset(RawDataset):
     """
 
     def load(self) -> CharacterArchive:
+        path = self._filepath or self._default_filepath
+        if path is None:
+            return None  # an optional zip that was not given
+        if self._filepath is None and self._demo is not None and not path.exists():
+            return self._demo_archive()
         try:
-            if self._filepath is not None:
-                return CharacterArchive.from_zip(self._filepath)
-            if self._default_filepath is None:
-                return None  # an optional zip that was not given
-            if self._default_filepath.exists():
-                return CharacterArchive.from_zip(self._default_filepath)
-            if self._demo is None:
-                return CharacterArchive.from_zip(self._default_filepath)  # raises: names the file, says what to do
+            return CharacterArchive.from_zip(path)  # a missing file raises: names it, says what to do
         except ArchiveError as error:
             raise DatasetError(str(error)) from error
-        return self._demo_archive()
 
     def _demo_archive(self) -> CharacterArchive:
         seed = int(self._demo.get("seed", 0))

@@ -10,8 +10,8 @@ import pandas as pd
 import torch
 
 from playing_with_mnist.analysis import inference
+from playing_with_mnist.ingest.archive import ImageSource
 from playing_with_mnist.ingest.images import decode_many
-from playing_with_mnist.ingest.sources import ImageSource
 from playing_with_mnist.training.checkpoints import TrainedModel
 
 logger = logging.getLogger(__name__)
