@@ -6,7 +6,6 @@ publishes an upload only once complete). Text is written and read as UTF-8 whate
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from pathlib import PurePosixPath
@@ -61,18 +60,13 @@ class MatplotlibDataset(_LibraryMatplotlibDataset):
     DEFAULT_SAVE_ARGS: dict[str, Any] = {"format": "png", "dpi": 110}
 
     def _save_to_fs(self, full_key_path: str, plot: Figure) -> None:
-        buffer = io.BytesIO()
-        plot.savefig(buffer, **self._save_args)
-        _save(self, lambda stream, _: stream.write(buffer.getvalue()), full_key_path)
+        _save(self, lambda stream, _: plot.savefig(stream, **self._save_args), full_key_path)
 
 
 class TextDataset(_LibraryTextDataset):
     """``text.TextDataset`` (UTF-8) with atomic saves."""
 
-    DEFAULT_FS_ARGS: dict[str, Any] = {
-        "open_args_save": dict(_UTF8_SAVE),
-        "open_args_load": {"mode": "r", "encoding": "utf-8"},
-    }
+    DEFAULT_FS_ARGS: dict[str, Any] = {"open_args_save": dict(_UTF8_SAVE), "open_args_load": {"mode": "r", "encoding": "utf-8"}}
 
     def save(self, data: str) -> None:
         _save(self, lambda stream, path: stream.write(self._text_to_save(data, PurePosixPath(path))))

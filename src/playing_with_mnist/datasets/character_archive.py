@@ -38,14 +38,11 @@ class CharacterArchiveDataset(RawDataset):
             raise DatasetError(str(error)) from error
 
     def _demo_archive(self) -> CharacterArchive:
-        seed = int(self._demo.get("seed", 0))
-        per_class = int(self._demo.get("images_per_class", 40))
+        seed, per_class = int(self._demo.get("seed", 0)), int(self._demo.get("images_per_class", 40))
         width, height = (int(v) for v in self._demo.get("image_size", (1200, 900)))
         path = Path(self._demo["path"]) / demo_file_name(seed, per_class, (width, height))
-        logger.info(
-            "%s not found: using the synthetic demo set (seed %d). Put the real trainPart1.zip "
-            "there to train on it.", self._default_filepath, seed,
-        )
+        logger.info("%s not found: using the synthetic demo set (seed %d). Put the real trainPart1.zip there to train "
+                    "on it.", self._default_filepath, seed)
         source = {"kind": "synthetic demo", "seed": seed, "images_per_class": per_class,
                   "image_size": [width, height], "generator_version": GENERATOR_VERSION}
         fingerprint = f"synthetic-demo:v{GENERATOR_VERSION}:seed={seed}:n={per_class}:size={width}x{height}"
@@ -58,14 +55,10 @@ class CharacterArchiveDataset(RawDataset):
 
 
 class NoisyDigitArchiveDataset(CharacterArchiveDataset):
-    """A zip of digit images in folders ``0`` .. ``9`` named by a label that may be wrong.
-
-    The real ``mnistTask3.zip`` when it is at ``default.filepath``, else a synthetic
-    stand-in with a known noise matrix. ``demo``: ``path`` (a folder), ``seed``, ``count``,
-    ``noise_rate`` (the share of labels drawn wrong) and ``noise_kind`` (how they go wrong:
-    ``random``, the default, or ``systematic``, each digit mostly given one other digit's
-    label; see ``demo.noisy_digits.noise_matrix``). The demo archive hands over the true
-    label of every image (``CharacterArchive.known_labels``); a real zip has none.
+    """A zip of digit images in folders ``0`` .. ``9`` named by a label that may be wrong: the real
+    ``mnistTask3.zip``, else a synthetic stand-in that knows every image's true label (``known_labels``).
+    ``demo``: ``path`` (a folder), ``seed``, ``count``, ``noise_rate`` (the share of labels drawn wrong),
+    ``noise_kind`` (``random``, the default, or ``systematic``: see ``demo.noisy_digits.noise_matrix``).
     """
 
     def _demo_archive(self) -> CharacterArchive:
@@ -83,9 +76,8 @@ class NoisyDigitArchiveDataset(CharacterArchiveDataset):
                     "mnistTask3.zip there to train on it.", self._default_filepath, seed, 100 * noise_rate, noise_kind)
         source = {"kind": "synthetic noisy digits", "seed": seed, "count": count, "noise_rate": noise_rate,
                   "noise_kind": noise_kind, "generator_version": GENERATOR_VERSION}
-        fingerprint = f"synthetic-noisy-digits:v{GENERATOR_VERSION}:seed={seed}:n={count}:noise={noise_rate:g}"
-        if kind_tag:
-            fingerprint += f":kind={noise_kind}"
+        fingerprint = (f"synthetic-noisy-digits:v{GENERATOR_VERSION}:seed={seed}:n={count}:noise={noise_rate:g}"
+                       + (f":kind={noise_kind}" if kind_tag else ""))
 
         def make() -> None:
             logger.info("Generating the synthetic noisy-label set at %s (once)", path)

@@ -25,9 +25,8 @@ def _present(folder: Path) -> dict[str, bool]:
 
 
 class MnistDataset(RawDataset):
-    """Loads ``{train_images, train_labels, test_images, test_labels, source, fingerprint}``; read-only.
-
-    Images are uint8 [N, 28, 28] (white digit on black, as MNIST stores them), labels uint8 [N].
+    """Loads ``{train_images, train_labels, test_images, test_labels, source, fingerprint}``, read-only:
+    images uint8 [N, 28, 28] (white digit on black, as MNIST stores them), labels uint8 [N].
 
     Args (see :class:`RawDataset`):
         filepath: a folder chosen by the user (``--params=mnist_dir=path``); it must hold the four files.
@@ -43,10 +42,8 @@ class MnistDataset(RawDataset):
             return self._load_demo()
         if not all(present.values()):
             missing = ", ".join(MNIST_FILES[key] for key, here in present.items() if not here)
-            raise DatasetError(
-                f"MNIST folder {folder} lacks {missing}. Put the four standard MNIST IDX files there "
-                "(gzipped or not), or remove them all to use the synthetic stand-in."
-            )
+            raise DatasetError(f"MNIST folder {folder} lacks {missing}. Put the four standard MNIST IDX files there "
+                               "(gzipped or not), or remove them all to use the synthetic stand-in.")
         try:
             arrays = read_mnist(folder)
         except IdxError as error:

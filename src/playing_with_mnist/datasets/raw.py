@@ -34,8 +34,7 @@ class RawDataset(AbstractDataset[None, Any]):
 
 
 class ImageSourceDataset(RawDataset):
-    """Images to classify, a folder or a zip chosen at run time: loads an :class:`ImageSource` (names
-    only; the predicting node decodes)."""
+    """Loads the :class:`ImageSource` at ``filepath``, chosen at run time (names only; the predicting node decodes)."""
 
     def load(self) -> ImageSource:
         try:

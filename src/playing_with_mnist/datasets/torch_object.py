@@ -40,10 +40,8 @@ class TorchObjectDataset(AbstractVersionedDataset[Any, Any]):
             raise DatasetError(f"{path} cannot be read ({error}); delete it and run the pipeline that makes it again") from error
 
     def save(self, data: Any) -> None:
-        buffer = io.BytesIO()
-        torch.save(data, buffer)
         with atomic_write(self._path(for_save=True)) as stream:
-            stream.write(buffer.getvalue())
+            torch.save(data, stream)
 
     def _exists(self) -> bool:
         try:

@@ -15,6 +15,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 
 from .images import IMAGE_SUFFIXES
@@ -52,8 +53,7 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
         return hashlib.file_digest(stream, lambda: hashlib.new(algorithm, usedforsecurity=False)).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    return file_digest(path)
+file_sha256: Callable[[Path], str] = partial(file_digest, algorithm="sha256")
 
 
 @dataclass(frozen=True)
@@ -69,12 +69,11 @@ class ArchiveListing:
 
 def skip_reason(info: zipfile.ZipInfo) -> str | None:
     path = PurePosixPath(info.filename)
-    parts = path.parts
-    if info.filename.startswith("/") or re.match(r"^[A-Za-z]:", info.filename) or ".." in parts:
+    if info.filename.startswith("/") or re.match(r"^[A-Za-z]:", info.filename) or ".." in path.parts:
         return "unsafe path"
     if info.is_dir():
         return "directory"
-    if "__MACOSX" in parts or path.name.startswith("._"):
+    if "__MACOSX" in path.parts or path.name.startswith("._"):
         return "macOS metadata"
     if path.name.lower() in JUNK_NAMES or path.name.startswith("."):
         return "system file"
@@ -181,15 +180,15 @@ class CharacterArchive:
     def from_zip(cls, path: Path) -> "CharacterArchive":
         """A real zip: its name and sha256 identify it."""
         path = Path(path)
-        with open_zip(path):  # fail early, with a clear message, on a missing or broken file
-            pass
+        open_zip(path).close()  # fail early, with a clear message, on a missing or broken file
         digest = file_sha256(path)
         return cls(path, {"kind": "zip", "name": path.name, "sha256": digest}, f"zip:sha256:{digest}")
 
 
 @dataclass(frozen=True)
 class ImageSource:
-    """Unlabelled images to classify, every image in a folder (recursively) or a zip; ``names`` are paths inside it, in natural order."""
+    """Unlabelled images to classify: every image in a folder (recursively) or in a zip; ``names`` are
+    paths inside it, in natural order."""
 
     path: Path
     names: list[str]

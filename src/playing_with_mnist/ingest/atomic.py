@@ -16,10 +16,8 @@ os.umask(_UMASK)
 
 @contextmanager
 def atomic_write(path: Path | str, mode: str = "wb", **open_kwargs: Any) -> Iterator[IO]:
-    """Yield a temporary file beside ``path``; rename it over ``path`` only on success.
-
-    ``open_kwargs`` (``encoding``, ``newline``, ...) are those of :func:`open` for text modes.
-    """
+    """Yield a temporary file beside ``path``, opened with ``mode`` and :func:`open`'s ``open_kwargs``
+    (``encoding``, ``newline``, ...); rename it over ``path`` only on success."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")

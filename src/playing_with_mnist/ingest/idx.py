@@ -23,16 +23,11 @@ logger = logging.getLogger(__name__)
 
 # Type codes of the IDX spec; values are stored big-endian.
 IDX_TYPES: dict[int, np.dtype] = {
-    0x08: np.dtype("u1"),
-    0x09: np.dtype("i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
+    code: np.dtype(name) for code, name in [(0x08, "u1"), (0x09, "i1"), (0x0B, ">i2"), (0x0C, ">i4"), (0x0D, ">f4"),
+                                            (0x0E, ">f8")]
 }
 _TYPE_CODES = {dtype.newbyteorder("="): code for code, dtype in IDX_TYPES.items()}
 _TYPE_NAMES = ", ".join(f"0x{code:02X} ({dtype.newbyteorder('=').name})" for code, dtype in IDX_TYPES.items())
-_GZIP_MAGIC = b"\x1f\x8b"
 
 MNIST_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -48,16 +43,14 @@ class IdxError(ValueError):
 
 
 def read_idx(path: Path | str) -> np.ndarray:
-    """The array stored in the IDX file ``path`` (plain or gzipped), in native byte order.
-
-    Raises :class:`IdxError` for a missing file, damaged gzip, a bad header or a wrong data length.
-    """
+    """The array stored in the IDX file ``path`` (plain or gzipped), in native byte order. Raises
+    :class:`IdxError` for a missing file, damaged gzip, a bad header or a wrong data length."""
     path = Path(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
         raise IdxError(f"{path}: file not found") from None
-    if raw[:2] == _GZIP_MAGIC:
+    if raw[:2] == b"\x1f\x8b":  # gzip's magic bytes
         try:
             raw = gzip.decompress(raw)
         except (EOFError, OSError, zlib.error) as error:

@@ -34,9 +34,7 @@ def _to_gray(image: Image.Image) -> Image.Image:
         values = np.asarray(image, dtype=np.float64)
         top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
         return Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    if image.mode in ("P", "PA"):
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "La", "RGBa"):
+    if image.mode in ("P", "PA", "RGBA", "LA", "La", "RGBa"):
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image.convert("RGBA"))
     if image.mode == "CMYK":
@@ -80,11 +78,9 @@ def decode_many(
     open_source: Callable[[], ContextManager], read: Callable[[object, str], bytes], names: list[str],
     size: int = IMAGE_SIZE, workers: int = 0,
 ) -> list[np.ndarray | str]:
-    """Decode ``names`` on ``workers`` threads (0: one per core; Pillow releases the GIL).
-
-    ``open_source()`` gives a per-thread handle as a context manager (a zip file, or nothing for a
-    folder) and ``read(handle, name)`` a file's bytes. Returns, per name, its array or the reason it
-    could not be decoded. A decompression bomb is not a reason: it stops everything.
+    """Decode ``names`` on ``workers`` threads (0: one per core; Pillow releases the GIL): per name, its array or
+    the reason it could not be decoded (a decompression bomb is no reason: it stops everything). ``open_source()``
+    gives a per-thread handle as a context manager (an open zip, or nothing for a folder), ``read(handle, name)`` bytes.
     """
     local, lock = threading.local(), threading.Lock()
 

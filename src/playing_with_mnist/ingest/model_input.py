@@ -53,20 +53,16 @@ def decode_archive(archive: CharacterArchive, params: dict[str, Any]) -> tuple[M
         logger.warning("Skipping broken image %s", reason)
     share = len(broken) / len(decoded)
     if share > float(params["max_broken_fraction"]):
-        raise ArchiveError(
-            f"{archive.path.name}: {len(broken)} of {len(decoded)} images cannot be decoded "
-            f"({share:.0%}, more than preprocess.max_broken_fraction={params['max_broken_fraction']}). "
-            "Check the zip; the first is " + broken[0]
-        )
+        raise ArchiveError(f"{archive.path.name}: {len(broken)} of {len(decoded)} images cannot be decoded ({share:.0%}, more "
+                           f"than preprocess.max_broken_fraction={params['max_broken_fraction']}). Check the zip; the first is "
+                           + broken[0])
     keep = [i for i, result in enumerate(decoded) if not isinstance(result, str)]
     labels = torch.tensor([listing.labels[i] for i in keep], dtype=torch.long)
     counts = torch.bincount(labels, minlength=len(listing.class_folders))
     too_small = [folder for folder, count in zip(listing.class_folders, counts) if count < int(params["min_images_per_class"])]
     if too_small:
-        raise ArchiveError(
-            f"{archive.path.name}: class folder(s) {', '.join(too_small)} keep fewer than "
-            f"{params['min_images_per_class']} readable images; add images or remove the folder(s)"
-        )
+        raise ArchiveError(f"{archive.path.name}: class folder(s) {', '.join(too_small)} keep fewer than "
+                           f"{params['min_images_per_class']} readable images; add images or remove the folder(s)")
     summary = {"source": archive.source, "images": len(keep), "classes": len(listing.class_folders),
                "skipped_entries": listing.skipped, "broken_images": broken,
                "empty_class_folders": listing.empty_classes, "image_size": size}
@@ -85,10 +81,8 @@ def invert_ink(images: torch.Tensor) -> torch.Tensor:
 def array_images(images: np.ndarray, size: int, invert: bool) -> torch.Tensor:
     """uint8 [N, H, W] arrays (MNIST's) to uint8 [N, 1, size, size] through ``preprocess_image``;
     ``invert`` turns white ink on black into the project's dark ink on white."""
-    if len(images):
-        resized = torch.from_numpy(np.stack([preprocess_image(Image.fromarray(image), size) for image in images]))
-    else:
-        resized = torch.zeros((0, size, size), dtype=torch.uint8)
+    arrays = [preprocess_image(Image.fromarray(image), size) for image in images]
+    resized = torch.from_numpy(np.stack(arrays)) if arrays else torch.zeros((0, size, size), dtype=torch.uint8)
     return (invert_ink(resized) if invert else resized).unsqueeze(1).contiguous()
 
 
