@@ -1,4 +1,4 @@
-"""The hooks that put every training in an MLflow run of its own (see the package's docstring)."""
+"""The hooks that put every training in an MLflow run of its own (see the package's docstring and the README)."""
 
 from __future__ import annotations
 
