@@ -11,13 +11,13 @@ import pandas as pd
 
 from playing_with_mnist.reporting import flat_artifact_links
 
-# Task 1's report, logged into Task 1's training run: dataset name -> artifact file name.
+# Task 1's report, logged into Task 1's training run: dataset name -> artifact name (its suffix by type).
 TASK1_REPORT = {
-    "loss_graph": "loss_graph.png", "accuracy_graph": "accuracy_graph.png", "confusion_matrix": "confusion_matrix.png",
-    "per_class_accuracy_graph": "per_class_accuracy.png", "results_document": "results.md", "training_metrics": "metrics.json",
+    "loss_graph": "loss_graph", "accuracy_graph": "accuracy_graph", "confusion_matrix": "confusion_matrix",
+    "per_class_accuracy_graph": "per_class_accuracy", "results_document": "results", "training_metrics": "metrics",
 }
-# Final numbers of metrics.json (Task 1) and test_metrics.json (evaluate), logged as final.<key>
-# and test.<key>; the history gives final.last_val_accuracy and final.max_val_accuracy itself.
+# The final numbers of metrics.json (Task 1) and test_metrics.json (evaluate); the history gives
+# final.last_val_accuracy and final.max_val_accuracy itself.
 FINAL_METRICS = ("max_train_accuracy", "last_train_accuracy", "val_accuracy", "val_accuracy_case_folded")
 TEST_METRICS = ("accuracy", "accuracy_case_folded")
 
@@ -42,22 +42,18 @@ def git_commit(project_path: Path) -> str | None:
     return result.stdout.strip() or None if result.returncode == 0 else None
 
 
-def log_history(client: Any, run_id: str, history: pd.DataFrame) -> None:
+def history_metrics(history: pd.DataFrame) -> list[Any]:
     """The per-epoch history as metric steps, and the last and best validation accuracy."""
     from mlflow.entities import Metric
 
-    metrics = []
-    for row in history.to_dict("records"):
-        step = int(row["epoch"])
-        for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"):
-            if key in row and pd.notna(row[key]):
-                metrics.append(Metric(key, float(row[key]), 0, step))
+    keys = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds")
+    metrics = [Metric(key, float(row[key]), 0, int(row["epoch"]))
+               for row in history.to_dict("records") for key in keys if key in row and pd.notna(row[key])]
     if len(history):
         last = int(history["epoch"].iloc[-1])
         metrics += [Metric("final.last_val_accuracy", float(history["val_accuracy"].iloc[-1]), 0, last),
                     Metric("final.max_val_accuracy", float(history["val_accuracy"].max()), 0, last)]
-    for start in range(0, len(metrics), 900):  # MLflow takes at most 1,000 metrics a batch
-        client.log_batch(run_id, metrics=metrics[start : start + 900])
+    return metrics
 
 
 def is_report(data: Any) -> bool:
@@ -67,26 +63,19 @@ def is_report(data: Any) -> bool:
         isinstance(data, dict) and any(key in data for key in FINAL_METRICS + TEST_METRICS))
 
 
-def suffix(data: Any) -> str:
+def log_report(client: Any, run_id: str, data: Any, name: str) -> None:
+    """A figure as ``name.png``, a document as ``name.md``, a metrics dict as ``name.json`` and its final numbers
+    (``metrics.json``'s as final.<key>, ``test_metrics.json``'s as test.<key>) as metrics."""
     import matplotlib.figure
+    from mlflow.entities import Metric
 
     if isinstance(data, matplotlib.figure.Figure):
-        return ".png"
-    return ".md" if isinstance(data, str) else ".json"
-
-
-def log_object(client: Any, run_id: str, data: Any, file_name: str) -> None:
-    import matplotlib.figure
-
-    if isinstance(data, matplotlib.figure.Figure):
-        client.log_figure(run_id, data, file_name, save_kwargs={"dpi": 110})
+        client.log_figure(run_id, data, f"{name}.png", save_kwargs={"dpi": 110})
     elif isinstance(data, str):
         # The document links the same run's figures by their catalog paths; in MLflow they sit beside it.
-        client.log_text(run_id, flat_artifact_links(data), file_name)
-    elif isinstance(data, dict):
-        client.log_dict(run_id, data, file_name)
-        from mlflow.entities import Metric
-
+        client.log_text(run_id, flat_artifact_links(data), f"{name}.md")
+    else:
+        client.log_dict(run_id, data, f"{name}.json")
         prefix, keys = ("final.", FINAL_METRICS) if "max_val_accuracy" in data else ("test.", TEST_METRICS)
         metrics = [Metric(prefix + key, float(data[key]), 0, 0) for key in keys
                    if isinstance(data.get(key), (int, float)) and not isinstance(data.get(key), bool)]

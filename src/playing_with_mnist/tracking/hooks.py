@@ -1,4 +1,4 @@
-"""The hooks that put every training in an MLflow run of its own (see the package's docstring)."""
+"""The hooks that put every training in an MLflow run of its own (see the package's docstring and the README)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from playing_with_mnist.training.checkpoints import TrainedModel
 from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.pipeline import TRAINING_TAG
 
-from .artifacts import TASK1_REPORT, flatten, git_commit, is_report, log_history, log_object, suffix
+from .artifacts import TASK1_REPORT, flatten, git_commit, history_metrics, is_report, log_report
 from .store import absolute_store, check_store
 
 logger = logging.getLogger(__name__)
@@ -107,11 +107,8 @@ class TrainingTrackingHooks:
     def before_node_run(self, node, catalog, inputs: dict[str, Any], is_async: bool) -> None:  # noqa: ANN001 - Kedro's signature
         if self.mlflow is not None:
             self.mlflow.before_node_run(node=node, catalog=catalog, inputs=inputs, is_async=is_async)
-        if not self.enabled or TRAINING_TAG not in node.tags:
-            return
-        parent = self.parent_run()
-        if parent is None:  # kedro-mlflow is off for this pipeline
-            return
+        if not self.enabled or TRAINING_TAG not in node.tags or (parent := self.parent_run()) is None:
+            return  # not a training, or kedro-mlflow is off for this pipeline
         namespace = node.namespace or "train"
         tags = training_tags(namespace)
         config = next(value for value in inputs.values() if isinstance(value, TrainConfig))
@@ -132,13 +129,13 @@ class TrainingTrackingHooks:
 
     @hook_impl
     def after_node_run(self, node, outputs: dict[str, Any]) -> None:  # noqa: ANN001 - Kedro's signature
-        run_id = self.open_runs.pop(node.name, None)
-        if run_id is None:
+        if (run_id := self.open_runs.pop(node.name, None)) is None:
             return
+        from mlflow.entities import RunTag
+
         trained_model, history = outputs[node.outputs[0]], outputs[node.outputs[1]]
-        log_history(self.client, run_id, history)
-        for key in ("device", "precision", "ema"):
-            self.client.set_tag(run_id, key, str(getattr(trained_model.run, key)))
+        tags = [RunTag(key, str(getattr(trained_model.run, key))) for key in ("device", "precision", "ema")]
+        self.client.log_batch(run_id, metrics=history_metrics(history), tags=tags)  # MLflow splits it into batches
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "resnet.pt"
             torch.save(trained_model.to_checkpoint(), path)  # the same weights-only checkpoint as data/06_models
@@ -159,8 +156,7 @@ class TrainingTrackingHooks:
     def finished_training(self, namespace: str) -> str | None:
         """The MLflow run of this ``kedro run``'s finished training ``namespace``, found in the store
         (the training may have run in another process)."""
-        parent = self.parent_run()
-        if parent is None:
+        if (parent := self.parent_run()) is None:
             return None
         found = self.client.search_runs(
             [parent[1]], max_results=1, order_by=["attributes.end_time DESC"],
@@ -171,23 +167,20 @@ class TrainingTrackingHooks:
     def worker_state(self) -> dict[str, Any] | None:
         """What a process that runs nodes for this one (a Dask worker) needs to log into the same
         runs: the store, the parent run, the tags. ``None`` when nothing is tracked."""
-        parent = self.parent_run() if self.enabled else None
-        if parent is None:
+        if (parent := self.parent_run() if self.enabled else None) is None:
             return None
         return {"tracking_uri": self.client.tracking_uri, "parent": parent, "recipe": self.recipe,
                 "context_tags": dict(self.context_tags)}
 
     @hook_impl
     def on_node_error(self, node) -> None:  # noqa: ANN001 - Kedro's signature
-        run_id = self.open_runs.pop(node.name, None)
-        if run_id is not None:
+        if (run_id := self.open_runs.pop(node.name, None)) is not None:
             self.client.set_terminated(run_id, "FAILED")
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict, pipeline, catalog) -> None:  # noqa: ANN001
-        for run_id in self.open_runs.values():
-            self.client.set_terminated(run_id, "FAILED")
-        self.open_runs.clear()
+        while self.open_runs:
+            self.client.set_terminated(self.open_runs.popitem()[1], "FAILED")
         if self.mlflow is not None:
             self.mlflow.on_pipeline_error(error=error, run_params=run_params, pipeline=pipeline, catalog=catalog)
         self._close_session_runs()
@@ -216,12 +209,12 @@ class TrainingTrackingHooks:
         if not self.enabled:
             return
         if dataset_name in TASK1_REPORT and (task1 := self.finished_training("task1")) is not None:
-            run_id, file_name = task1, TASK1_REPORT[dataset_name]
-        elif (parent := self.parent_run()) is not None and is_report(data):
-            run_id, file_name = parent[0], dataset_name.replace(".", "/") + suffix(data)
+            run_id, name = task1, TASK1_REPORT[dataset_name]
+        elif is_report(data) and (parent := self.parent_run()) is not None:
+            run_id, name = parent[0], dataset_name.replace(".", "/")
         else:
             return
         try:
-            log_object(self.client, run_id, data, file_name)
+            log_report(self.client, run_id, data, name)
         except Exception as error:  # tracking must never cost a result: the dataset is still saved
             logger.warning("Could not log %s to MLflow: %s", dataset_name, error)

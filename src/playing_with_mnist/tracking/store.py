@@ -5,49 +5,37 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Iterator
-from urllib.parse import urlparse
 
 from playing_with_mnist.file_lock import exclusive_lock
-
-IN_MEMORY_STORE = "sqlite:///:memory:"
 
 
 class TrackingStoreError(RuntimeError):
     """The MLflow store cannot be opened."""
 
 
+def sqlite_file(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` store (None for other stores and SQLite's in-memory one)."""
+    return Path(uri.removeprefix("sqlite:///")) if uri.startswith("sqlite:///") and uri != "sqlite:///:memory:" else None
+
+
 def absolute_store(uri: str | None, project_path: Path) -> str:
     """A relative ``sqlite:///name.db`` made absolute inside the project (MLflow reads it from the cwd)."""
     uri = uri or "sqlite:///mlflow.db"
-    if uri.startswith("sqlite:///") and uri != IN_MEMORY_STORE:
-        path = Path(uri[len("sqlite:///"):])
-        if not path.is_absolute():
-            return f"sqlite:///{(project_path / path).resolve()}"
-    return uri
-
-
-@contextlib.contextmanager
-def store_lock(uri: str) -> Iterator[None]:
-    """Hold an exclusive lock beside a SQLite store: two runs that create its tables at once
-    (two terminals, a sweep) would otherwise race through MLflow's migrations and one would fail."""
-    if not uri.startswith("sqlite:///") or uri == IN_MEMORY_STORE:
-        yield
-        return
-    with exclusive_lock(Path(urlparse(uri).path).with_suffix(".lock")):
-        yield
+    path = sqlite_file(uri)
+    return f"sqlite:///{(project_path / path).resolve()}" if path is not None and not path.is_absolute() else uri
 
 
 def check_store(uri: str) -> None:
-    """Open the store once (creating it if new), so that a broken one stops the run before anything is trained."""
+    """Open the store once (creating it if new), so that a broken one stops the run before anything is trained.
+    Its first creation holds a lock beside a SQLite file: two runs creating its tables at once (two terminals,
+    a sweep) would otherwise race through MLflow's migrations and one would fail."""
     from mlflow.tracking import MlflowClient
 
-    if uri.startswith("sqlite:///") and uri != IN_MEMORY_STORE:
-        folder = Path(urlparse(uri).path).parent
-        if not folder.is_dir():
-            raise TrackingStoreError(f"the MLflow store {uri} is in a folder that does not exist ({folder})")
+    path = sqlite_file(uri)
+    if path is not None and not path.parent.is_dir():
+        raise TrackingStoreError(f"the MLflow store {uri} is in a folder that does not exist ({path.parent})")
     try:
-        with store_lock(uri):
+        with exclusive_lock(path.with_suffix(".lock")) if path is not None else contextlib.nullcontext():
             MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
     except Exception as error:  # any failure to open it: corrupt file, no permission, unreachable server
         raise TrackingStoreError(

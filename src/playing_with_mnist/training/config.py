@@ -97,6 +97,11 @@ class TrainConfig:
         """The options beyond the seed's recipe that are on, in words ("none" for the seed's)."""
         return ", ".join(describe_changes(self)) or "none (the seed's recipe)"
 
+    @property
+    def scheduled(self) -> bool:
+        """Whether the learning rate follows a schedule (then a resumed run cannot be given more epochs)."""
+        return self.schedule != "constant" or self.warmup_fraction > 0
+
     def without(self, *names: str) -> TrainConfig:
         """These settings back at their defaults: what two configs must share to continue one another."""
         defaults = TrainConfig()

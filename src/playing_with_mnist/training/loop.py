@@ -1,14 +1,11 @@
-"""``fit``: epochs of training and validation with history, progress and checkpoints.
-
-Every pipeline that trains a model (Task 1 and the MNIST experiments) calls this.
-"""
+"""``fit``: epochs of training and validation with history, progress and checkpoints (every training calls it)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -40,29 +37,10 @@ class FitResult:
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
-
-
-def _use_channels_last(value: Any, device: torch.device, precision: str) -> bool:
-    # Measured on a 2-core CPU: +12% with bf16 (oneDNN's bf16 convs prefer NHWC), nothing in fp32.
-    if value == "auto":
-        return device.type == "cuda" or (device.type == "cpu" and precision == "bf16")
-    return bool(value)
-
-
-def _use_compile(value: Any) -> bool:
-    # Off on every device unless asked for: on the CPU torch.compile costs ~35 s of compiling
-    # for a few percent; on a GPU a whole seed run takes about as long as compiling would.
-    return False if value == "auto" else bool(value)
-
-
-def _augment_generator(seed: int) -> torch.Generator:
-    # Its own stream, derived from train.seed, so that augmenting never changes the shuffling.
-    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, 1]).generate_state(1)[0]))
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, weight_decay=config.weight_decay)
+    kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return kind(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
 
 
 def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fingerprint: str) -> TrainingState | None:
@@ -73,7 +51,7 @@ def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fing
         logger.info("train.resume=true but no checkpoint exists yet: starting from epoch 1")
         return None
     # More epochs may be asked of a resumed run, unless a schedule is laid out over the epochs.
-    free = ("resume",) if _uses_scheduler(config) else ("epochs", "resume")
+    free = ("resume",) if config.scheduled else ("epochs", "resume")
     try:
         state = TrainingState.from_checkpoint(saved)
     except ValueError:  # a setting this version does not know: other settings, by definition
@@ -84,10 +62,6 @@ def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fing
             "run without train.resume=true to start again"
         )
     return state
-
-
-def _uses_scheduler(config: TrainConfig) -> bool:
-    return config.schedule != "constant" or config.warmup_fraction > 0
 
 
 def fit(
@@ -108,14 +82,19 @@ def fit(
     """
     device = select_device(config.device)
     precision = select_precision(config.precision, device)
-    channels_last = _use_channels_last(config.channels_last, device, precision)
+    # Measured on a 2-core CPU: channels_last is +12% with bf16 (oneDNN's bf16 convs prefer NHWC), nothing in fp32.
+    auto_channels_last = device.type == "cuda" or (device.type == "cpu" and precision == "bf16")
+    channels_last = auto_channels_last if config.channels_last == "auto" else bool(config.channels_last)
+    # torch.compile is off unless asked for: on the CPU it costs ~35 s of compiling for a few percent;
+    # on a GPU a whole seed run takes about as long as compiling would.
+    compiled = config.compile != "auto" and bool(config.compile)
     # cuDNN picks the fastest kernels for each input shape once; the shapes here never change.
     torch.backends.cudnn.benchmark = device.type == "cuda"
     model = model.to(device)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, config)
-    step_model = torch.compile(model) if _use_compile(config.compile) else model
+    step_model = torch.compile(model) if compiled else model
 
     train_images, train_labels = (t.to(device) for t in train_data)
     val_images, val_labels = (t.to(device) for t in val_data)
@@ -123,25 +102,25 @@ def fit(
     steps_per_epoch = len(batch_slices(len(train_images), config.batch_size))
     options = StepOptions(
         augment=config.augment if config.augment.enabled else None,
-        augment_generator=_augment_generator(config.seed),
+        # Its own stream, derived from train.seed, so that augmenting never changes the shuffling.
+        augment_generator=torch.Generator().manual_seed(int(np.random.SeedSequence([config.seed, 1]).generate_state(1)[0])),
         label_smoothing=float(config.label_smoothing),
         mixup=float(config.mixup),
         scheduler=make_scheduler(optimizer, config.schedule, config.epochs, steps_per_epoch, config.warmup_fraction)
-        if _uses_scheduler(config) else None,
+        if config.scheduled else None,
         ema=WeightAverage(model, float(config.ema_decay)) if config.ema_decay > 0 else None,
     )
+    # What a checkpoint keeps (see TrainingState), by its field names.
+    parts = {"model": model, "optimizer": optimizer, "scheduler": options.scheduler, "ema": options.ema}
+    generators = {"shuffle_rng": generator, "augment_rng": options.augment_generator}
     history: list[dict[str, float]] = []
-    state = _resume_state(config, checkpoints, fingerprint)
-    if state is not None:
-        model.load_state_dict(state.model)
-        optimizer.load_state_dict(state.optimizer)
+    if (state := _resume_state(config, checkpoints, fingerprint)) is not None:
         history = [dict(row) for row in state.history]
-        generator.set_state(state.shuffle_rng)
-        options.augment_generator.set_state(state.augment_rng)
-        if options.scheduler is not None:
-            options.scheduler.load_state_dict(state.scheduler)
-        if options.ema is not None:
-            options.ema.load_state_dict(state.ema)
+        for name, part in parts.items():
+            if part is not None:
+                part.load_state_dict(getattr(state, name))
+        for name, rng in generators.items():
+            rng.set_state(getattr(state, name))
         torch.set_rng_state(state.torch_rng)
         if device.type == "cuda" and state.cuda_rng is not None:
             torch.cuda.set_rng_state(state.cuda_rng)
@@ -149,8 +128,7 @@ def fit(
 
     logger.info(
         "Training on %s in %s (channels_last=%s, compile=%s): %d train, %d val images, %d epochs",
-        describe_device(device), precision, channels_last, step_model is not model,
-        len(train_images), len(val_images), config.epochs,
+        describe_device(device), precision, channels_last, compiled, len(train_images), len(val_images), config.epochs,
     )
     scored_model = options.ema.module if options.ema is not None else step_model
     started, first_epoch, started_at = time.perf_counter(), len(history) + 1, time.time()
@@ -173,14 +151,11 @@ def fit(
             )
             if checkpoints is not None:
                 checkpoints.save(TrainingState(
-                    model=model.state_dict(), optimizer=optimizer.state_dict(), epoch=epoch, history=history,
-                    train_config=config, fingerprint=fingerprint, shuffle_rng=generator.get_state(),
-                    torch_rng=torch.get_rng_state(), augment_rng=options.augment_generator.get_state(),
-                    cuda_rng=torch.cuda.get_rng_state() if device.type == "cuda" else None,
-                    scheduler=options.scheduler.state_dict() if options.scheduler is not None else None,
-                    ema=options.ema.state_dict() if options.ema is not None else None,
+                    epoch=epoch, history=history, train_config=config, fingerprint=fingerprint,
+                    torch_rng=torch.get_rng_state(), cuda_rng=torch.cuda.get_rng_state() if device.type == "cuda" else None,
+                    **{name: part.state_dict() if part is not None else None for name, part in parts.items()},
+                    **{name: rng.get_state() for name, rng in generators.items()},
                 ).to_checkpoint())
-    compiled = step_model is not model
     if options.ema is not None:
         model = options.ema.module
     model = model.to("cpu", memory_format=torch.contiguous_format)

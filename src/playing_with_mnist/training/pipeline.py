@@ -30,18 +30,10 @@ def train_model(
     checkpoints: CheckpointStore | None = None,
     initial_model: TrainedModel | None = None,
 ) -> tuple[TrainedModel, pd.DataFrame]:
-    """Train the seed's ResNet on cached images: ``split["train"]`` to learn, ``split["val"]`` to score
-    after every epoch (the MNIST experiments' splits have a ``test`` set there instead).
-
-    ``model_input`` is a cache (``images`` uint8 [N, 1, S, S], ``labels``, ``class_names``,
-    ``fingerprint`` ...), as preprocess makes for Task 1 and the MNIST pipelines for theirs.
-    ``checkpoints`` (optional) receives the full training state after every epoch; with
-    ``config.resume`` training continues from it. ``initial_model`` (optional) is a trained
-    model whose weights the new one starts from.
-
-    Returns the trained model and the history table (one row per epoch: train/val loss and
-    accuracy, seconds).
-    """
+    """Train the seed's ResNet on a cache of images (``images`` uint8 [N, 1, S, S], ``labels``, ``class_names``,
+    ``fingerprint`` ...): ``split["train"]`` to learn, ``split["val"]`` (or the MNIST splits' ``test``) to score after
+    every epoch. ``checkpoints`` receives the training state after every epoch (``config.resume`` continues from it);
+    ``initial_model``'s weights are the start. Returns the model and the history (a row per epoch)."""
     if split.get("fingerprint") != model_input["fingerprint"]:
         raise ValueError("the train/val split was made from other data than the images; run the pipeline that makes both again (preprocess, for Task 1)")
     network, fingerprint, started_from = set_up_network(config, model_input, split["train"], initial_model)
@@ -56,11 +48,6 @@ def train_model(
         final_val_accuracy=float(result.history[-1]["val_accuracy"]) if result.history else None,
     )
     return trained_model, pd.DataFrame(result.history)
-
-
-def _settings_node(section: str) -> Any:
-    """:meth:`TrainConfig.from_params` as a node function whose errors name ``section``."""
-    return update_wrapper(partial(TrainConfig.from_params, section=section), TrainConfig.from_params)
 
 
 def training_pipeline(
@@ -81,9 +68,10 @@ def training_pipeline(
     settings = {"train": "params:train", **({"overrides": "params:overrides"} if overrides else {})}
     inputs = {"model_input": "model_input", "split": "split", "config": "train_config", "checkpoints": "training_checkpoints",
               **({"initial_model": "initial_model"} if initial_model else {})}
-    section = overrides.removeprefix("params:") if overrides else "train"
+    section = overrides.removeprefix("params:") if overrides else "train"  # what errors in the settings name
+    resolve = update_wrapper(partial(TrainConfig.from_params, section=section), TrainConfig.from_params)
     nodes = [
-        Node(_settings_node(section), settings, "train_config", name="resolve_train_config", tags=[CONFIG_TAG]),
+        Node(resolve, settings, "train_config", name="resolve_train_config", tags=[CONFIG_TAG]),
         Node(train_model, inputs, ["trained_model", "training_history"], name="train_model", tags=[TRAINING_TAG]),
     ]
     names = {"trained_model": f"{namespace}_model", "training_history": f"{namespace}_history", **(outputs or {})}

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
-
-logger = logging.getLogger(__name__)
 
 
 def format_duration(seconds: float) -> str:
@@ -18,11 +15,9 @@ def format_duration(seconds: float) -> str:
 
 
 @contextmanager
-def live_progress(description: str, total: int, enabled: bool | None = None) -> Iterator[Callable[[int], None]]:
+def live_progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
     """Yield ``advance(n)``; draws a rich progress bar only when stderr is a terminal."""
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
+    if not sys.stderr.isatty():
         yield lambda n: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn

@@ -32,9 +32,6 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> 
 def make_scheduler(
     optimizer: torch.optim.Optimizer, schedule: str, epochs: int, steps_per_epoch: int, warmup_fraction: float
 ) -> LRScheduler:
-    """The scheduler for ``schedule`` over ``epochs`` epochs of ``steps_per_epoch`` batches."""
-    if schedule not in SCHEDULES:
-        raise ValueError(f"train.schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}")
     total_steps = max(1, epochs * steps_per_epoch)
     warmup_steps = min(total_steps - 1, round(warmup_fraction * total_steps))
     if schedule == "onecycle":

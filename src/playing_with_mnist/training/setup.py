@@ -15,12 +15,6 @@ from .checkpoints import TrainedModel
 from .config import TrainConfig
 
 
-def input_statistics(images: torch.Tensor) -> tuple[float, float]:
-    """Mean and standard deviation of uint8 ``images`` on the model's [0, 1] scale."""
-    pixels = images.float().div(255.0)
-    return float(pixels.mean()), float(pixels.std().clamp_min(1e-3))
-
-
 def architecture(config: TrainConfig, num_classes: int, train_images: torch.Tensor,
                  initial_model: TrainedModel | None = None) -> ResNetConfig:
     """The network for ``num_classes`` classes of ``train_images`` (uint8 [N, 1, S, S]):
@@ -34,9 +28,9 @@ def architecture(config: TrainConfig, num_classes: int, train_images: torch.Tens
         pretrained = initial_model.model_config
         return replace(network, input_mean=pretrained.input_mean, input_std=pretrained.input_std,
                        downsample=pretrained.downsample)
-    if config.normalize:
-        mean, std = input_statistics(train_images)
-        return replace(network, input_mean=mean, input_std=std)
+    if config.normalize:  # the images' mean and std on the model's [0, 1] scale
+        pixels = train_images.float().div(255.0)
+        return replace(network, input_mean=float(pixels.mean()), input_std=float(pixels.std().clamp_min(1e-3)))
     return network
 
 
