@@ -1,11 +1,9 @@
 """The sweep's configurations: which trainings ``kedro run --pipelines=sweep`` makes.
 
-The sweep is declared in the parameters (``conf/base/parameters_sweep.yml``): recipes (each
-one's changes to ``train``) and seeds. ``sweep.runs`` is generated from them by the OmegaConf
-resolver ``sweep_runs`` (registered in ``settings.py``): one entry per recipe and seed, named
-``<recipe>_s<seed>``, holding what that training changes in ``train``. Kedro builds pipelines
-before it reads parameters, so the pipeline registry reads the same parameters once with
-Kedro's config loader (:func:`registered_runs`) and makes one training per entry.
+``conf/base/parameters_sweep.yml`` declares recipes (each one's changes to ``train``) and seeds; the
+OmegaConf resolver ``sweep_runs`` (``settings.py``) makes ``sweep.runs`` of them: ``<recipe>_s<seed>`` ->
+that training's changes to ``train``. Kedro builds pipelines before it reads parameters, so the
+registry reads them once itself (:func:`registered_runs`) and makes one training per entry.
 """
 
 from __future__ import annotations
@@ -58,12 +56,8 @@ def project_root() -> Path:
 
 
 def env_train_changes(env: str, *without: str) -> dict[str, Any]:
-    """What the Kedro environment ``conf/<env>`` changes in ``train`` (its own files only), less
-    the keys named in ``without``.
-
-    The sweep's ``tuned`` recipe reads ``conf/tuned`` this way (``${env_train:tuned,epochs}``), so
-    the tuned recipe's numbers live in one file.
-    """
+    """What the Kedro environment ``conf/<env>`` changes in ``train`` (its own files only), less the keys
+    in ``without``: the sweep's ``tuned`` recipe reads ``conf/tuned`` so (``${env_train:tuned,epochs}``)."""
     from kedro.framework.project import settings
 
     folder = project_root() / settings.CONF_SOURCE / env
@@ -81,9 +75,8 @@ def load_sweep_parameters() -> dict[str, Any]:
     from kedro.config import OmegaConfigLoader
     from kedro.framework.project import settings
 
-    args = dict(settings.CONFIG_LOADER_ARGS)
-    loader = OmegaConfigLoader(conf_source=str(project_root() / settings.CONF_SOURCE),
-                               env=os.environ.get("KEDRO_ENV"), **args)
+    loader = OmegaConfigLoader(conf_source=str(project_root() / settings.CONF_SOURCE), env=os.environ.get("KEDRO_ENV"),
+                               **settings.CONFIG_LOADER_ARGS)
     return dict(loader["parameters"].get("sweep") or {})
 
 

@@ -11,15 +11,11 @@ from kedro.pipeline import Node, Pipeline
 from playing_with_mnist.ingest.model_input import digit_subset
 from playing_with_mnist.training.pipeline import training_pipeline
 
-from .nodes import (
-    compare_transfer,
-    select_mnist_model,
-    write_transfer_document,
-)
+from .nodes import compare_transfer, select_mnist_model, write_transfer_document
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    experiment = Pipeline(
+    return Pipeline(
         [
             Node(digit_subset, ["character_images", "train_val_split"], ["digit_images", "digit_split"],
                  name="select_digit_classes"),
@@ -39,4 +35,3 @@ def create_pipeline(**kwargs) -> Pipeline:
         outputs={"mnist_model"},
         parameters={"params:train", "params:digits_train", "params:mnist_train"},
     )
-    return experiment

@@ -38,10 +38,8 @@ def _other_digit_folders(wrong_share: pd.DataFrame) -> str:
 def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any], wrong_share: pd.DataFrame,
                          cleaning_summary: dict[str, Any], noisy_split: dict[str, Any], noisy_input: dict[str, Any],
                          mnist_model: TrainedModel) -> str:
-    """Task 3's results as Markdown: the data, the noise analysis, the cleaning, the four runs and a verdict.
-
-    Links carry ``{save_version}``, which the report dataset fills with this run's version.
-    """
+    """Task 3's results as Markdown: the data, the noise analysis, the cleaning, the four runs and a verdict
+    (links carry ``{save_version}``, which the report dataset fills with this run's version)."""
     return "\n".join([
         "# Task 3: training on labels that cannot be trusted",
         "",

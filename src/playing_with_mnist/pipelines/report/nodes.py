@@ -1,7 +1,4 @@
-"""Nodes of the ``report`` pipeline: metrics, curves and the validation analyses.
-
-The Results document itself is written by ``results_document.py``.
-"""
+"""Nodes of the ``report`` pipeline: metrics, curves and the validation analyses (the document: ``results_document.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ import pandas as pd
 import torch
 
 from playing_with_mnist.analysis import figures, inference, metrics
-from playing_with_mnist.analysis.figures import STYLE, new_figure, plot_image_grid
+from playing_with_mnist.analysis.figures import epoch_axes, plot_image_grid, styled
 from playing_with_mnist.reporting import describe_source
 from playing_with_mnist.training.checkpoints import TrainedModel
 
@@ -26,10 +23,8 @@ def summarise_training(
     right), from ``validation_predictions``: with test-time augmentation when the model
     uses it, so it can differ from the last epoch's.
     """
-    history = training_history
-    best_train, best_val = history["train_accuracy"].idxmax(), history["val_accuracy"].idxmax()
-    last = history.iloc[-1]
-    run = trained_model.run
+    history, run = training_history, trained_model.run
+    best_train, best_val, last = history["train_accuracy"].idxmax(), history["val_accuracy"].idxmax(), history.iloc[-1]
     return {
         "max_train_accuracy": float(history.loc[best_train, "train_accuracy"]),
         "max_train_accuracy_epoch": int(history.loc[best_train, "epoch"]),
@@ -55,8 +50,7 @@ def summarise_training(
 
 
 def _curves(history: pd.DataFrame, column: str, title: str, ylabel: str) -> plt.Figure:
-    figure, axes = new_figure()
-    with plt.rc_context(STYLE):
+    with styled() as (figure, axes):
         for split, colour in (("train", "#1f77b4"), ("val", "#d62728")):
             axes.plot(history["epoch"], history[f"{split}_{column}"], marker="o", markersize=3, color=colour,
                       label="training" if split == "train" else "validation")
@@ -64,12 +58,10 @@ def _curves(history: pd.DataFrame, column: str, title: str, ylabel: str) -> plt.
         axes.scatter([history.loc[best, "epoch"]], [history.loc[best, f"val_{column}"]], s=80,
                      facecolors="none", edgecolors="#d62728", zorder=3,
                      label=f"best validation (epoch {int(history.loc[best, 'epoch'])})")
-        axes.set(title=title, xlabel="epoch", ylabel=ylabel)
-        axes.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         if column == "accuracy":
             axes.set_ylim(0, 1.02)
             axes.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-        axes.legend(frameon=False)
+        epoch_axes(axes, title, ylabel)
     return figure
 
 
@@ -95,14 +87,9 @@ def predict_validation(trained_model: TrainedModel, character_images: dict[str, 
 def summarise_confusions(validation_predictions: pd.DataFrame, trained_model: TrainedModel) -> tuple[plt.Figure, pd.DataFrame, pd.DataFrame, plt.Figure]:
     """Confusion matrix figure, per-class accuracy (table and bar chart) and the ten most confused pairs."""
     names = trained_model.class_names
-    matrix = metrics.confusion_counts(validation_predictions, len(names))
-    per_class = metrics.per_class_accuracy(validation_predictions, names)
-    return (
-        figures.plot_confusion(matrix, names, "Validation confusion matrix (row-normalised)"),
-        per_class,
-        metrics.most_confused_pairs(matrix, names, top=10),
-        figures.plot_per_class_accuracy(per_class, "Validation accuracy per class"),
-    )
+    matrix, per_class, pairs = metrics.confusion_summary(validation_predictions, names)
+    return (figures.plot_confusion(matrix, names, "Validation confusion matrix (row-normalised)"), per_class, pairs,
+            figures.plot_per_class_accuracy(per_class, "Validation accuracy per class"))
 
 
 def plot_highest_loss(validation_predictions: pd.DataFrame, character_images: dict[str, Any], count: int = 24) -> plt.Figure:

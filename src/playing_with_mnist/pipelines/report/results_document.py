@@ -1,8 +1,5 @@
-"""The ``report`` pipeline's Results document: the seed's Results section, filled in.
-
-Pure text: the run's metrics, settings and tables in, Markdown out. Its links name the
-graphs the same run saves.
-"""
+"""The ``report`` pipeline's Results document: the run's metrics, settings and tables in, the seed's Results
+section, filled in, out as Markdown linking the graphs the same run saves."""
 
 from __future__ import annotations
 
@@ -14,16 +11,6 @@ from playing_with_mnist.reporting import artifact_link, figure_markdown
 from playing_with_mnist.training.checkpoints import TrainedModel
 from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.progress import format_duration
-
-
-def _training_conditions(config: TrainConfig) -> str:
-    """How training batches differ from evaluation, in words: why training accuracy reads lower."""
-    conditions = ["dropout on"]
-    if config.model.drop_path:
-        conditions.append("blocks skipped at random")
-    if config.augment.enabled:
-        conditions.append("augmented")
-    return ", ".join(conditions)
 
 
 def describe_preprocessing(summary: dict[str, Any]) -> str:
@@ -40,11 +27,8 @@ def write_results_document(
     training_metrics: dict[str, Any], trained_model: TrainedModel, preprocess_summary: dict[str, Any],
     per_class_accuracy: pd.DataFrame, confused_pairs: pd.DataFrame,
 ) -> str:
-    """The seed's Results section, filled in, as Markdown linking this run's graphs.
-
-    Links (``reporting.artifact_link``) carry ``{save_version}``, which the report dataset
-    replaces with the run's version, so they point at the graphs saved by the same run.
-    """
+    """The seed's Results section as Markdown; its links (``reporting.artifact_link``) carry ``{save_version}``,
+    which the report dataset replaces with the run's version."""
     config = trained_model.train_config
     return "\n".join([
         *_setting(training_metrics, config, preprocess_summary),
@@ -75,6 +59,8 @@ def _results(m: dict[str, Any], config: TrainConfig) -> list[str]:
     saved = "the saved model" + (" (moving average of the weights)" if m["ema"] else "") + (
         ", averaged over the image and its test-time views (shifted, turned, resized)" if m["tta"] else "")
     folded = m["val_accuracy_case_folded"]
+    # how training batches differ from evaluation: why training accuracy reads lower
+    conditions = [("dropout on", True), ("blocks skipped at random", config.model.drop_path), ("augmented", config.augment.enabled)]
     return [
         "## Results",
         "",
@@ -85,7 +71,7 @@ def _results(m: dict[str, Any], config: TrainConfig) -> list[str]:
         f"| Training accuracy on last epoch | {m['last_train_accuracy']:.2%} | {m['epochs']} |",
         f"| Validation accuracy on last epoch | {m['last_val_accuracy']:.2%} | {m['epochs']} |",
         "",
-        f"Training accuracy is measured on the training batches as they are trained on ({_training_conditions(config)}).",
+        f"Training accuracy is measured on the training batches as they are trained on ({', '.join(name for name, on in conditions if on)}).",
         "",
         f"Validation accuracy of {saved}: **{m['val_accuracy']:.2%}**"
         + (f"; ignoring case (o/O, s/S ... counted right): **{folded:.2%}**." if folded is not None else "."),
