@@ -37,6 +37,12 @@ def flat_artifact_links(document: str) -> str:
     return _ARTIFACT_LINK_PATTERN.sub(r"\1", document)
 
 
+def markdown(*blocks: str | list[str] | None) -> str:
+    """A document of ``blocks`` (headings, paragraphs, figures; a list is the lines of one block, such as a
+    table), a blank line between two and a newline at the end; a ``None`` block is left out."""
+    return "\n\n".join("\n".join(block) if isinstance(block, list) else block for block in blocks if block is not None) + "\n"
+
+
 def figure_markdown(caption: str, file_name: str) -> str:
     """A Markdown image of the same run's ``file_name`` (see :func:`artifact_link`)."""
     return f"![{caption}]({artifact_link(file_name)})"

@@ -224,19 +224,10 @@ def summary_markdown(summary: pd.DataFrame) -> str:
 
 
 def comparison_markdown(summary: pd.DataFrame, baseline: str) -> list[str]:
-    """The Markdown lines every experiment's document ends with: the verdict against ``baseline``,
-    the summary table and the two figures of the same run (``{save_version}`` is filled in by
-    ``MarkdownReportDataset``)."""
-    return [
-        verdict(summary, baseline=baseline),
-        "",
-        summary_markdown(summary),
-        "",
-        figure_markdown("Test accuracy per epoch", "accuracy_curves.png"),
-        "",
-        figure_markdown("Loss curves", "loss_curves.png"),
-        "",
-    ]
+    """The Markdown blocks (see ``reporting.markdown``) every experiment's document ends with: the verdict
+    against ``baseline``, the summary table and the two figures of the same run."""
+    return [verdict(summary, baseline=baseline), summary_markdown(summary),
+            figure_markdown("Test accuracy per epoch", "accuracy_curves.png"), figure_markdown("Loss curves", "loss_curves.png")]
 
 
 # ---- label noise ---------------------------------------------------------------------------------
