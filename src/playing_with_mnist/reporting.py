@@ -20,9 +20,7 @@ SAVE_VERSION = "{save_version}"
 
 
 _ARTIFACT_LINK = "../../{name}/" + SAVE_VERSION + "/{name}"
-# The same shape, read back: the file name is the group (and appears twice).
-_ARTIFACT_LINK_PATTERN = re.compile(
-    re.escape(_ARTIFACT_LINK).replace(re.escape("{name}"), r"([^/()]+)", 1).replace(re.escape("{name}"), r"\1"))
+_ARTIFACT_LINK_PATTERN = re.compile(r"\.\./\.\./([^/()]+)/" + re.escape(SAVE_VERSION) + r"/\1")  # the same, read back
 
 
 def artifact_link(file_name: str) -> str:

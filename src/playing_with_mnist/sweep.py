@@ -34,11 +34,8 @@ def _plain(value: Any) -> Any:
 
 
 def sweep_runs(recipes: Any, seeds: Any) -> dict[str, dict[str, Any]]:
-    """Every recipe at every seed: ``{"seed_s0": {"seed": 0}, "tuned_s0": {..., "seed": 0}, ...}``.
-
-    Each value is laid over ``train`` by the training node (``merge_train_params``), so a run-time
-    ``--params=train.epochs=1`` shortens every training of the sweep.
-    """
+    """Every recipe at every seed: ``{"seed_s0": {"seed": 0}, "tuned_s0": {..., "seed": 0}, ...}``, each laid over
+    ``train`` by the training node (so ``--params=train.epochs=1`` shortens every training of the sweep)."""
     recipes, seeds = _plain(recipes) or {}, _plain(seeds) or []
     if not isinstance(recipes, dict) or not all(isinstance(v, dict) for v in recipes.values()):
         raise ValueError(f"sweep.recipes must map recipe names to their changes to `train`, got {recipes!r}")

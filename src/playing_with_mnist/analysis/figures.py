@@ -189,10 +189,8 @@ def plot_folder_grid(
         for folder, row_axes in enumerate(axes):
             members = np.flatnonzero(given == folder)
             chosen = np.sort(rng.choice(members, size=min(per_folder, len(members)), replace=False))
-            for ax in row_axes:
-                # Ticks and frame off by hand, not axis("off"), which would hide the row label too.
-                ax.set_xticks([])
-                ax.set_yticks([])
+            for ax in row_axes:  # ticks and frame off by hand: axis("off") would hide the row label too
+                ax.set(xticks=[], yticks=[])
                 ax.spines[:].set_visible(False)
             row_axes[0].set_ylabel(class_names[folder], rotation=0, ha="right", va="center", fontsize=10)
             for ax, index in zip(row_axes, chosen):

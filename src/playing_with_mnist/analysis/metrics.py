@@ -50,15 +50,9 @@ def prediction_table(probabilities: torch.Tensor, labels: torch.Tensor, names: l
     """One row per image: file, true and predicted class, confidence, loss."""
     confidence, predicted = probabilities.max(1)
     loss = F.nll_loss(probabilities.clamp_min(1e-12).log(), labels, reduction="none")
-    return pd.DataFrame({
-        "file": members,
-        "label": labels.numpy(),
-        "true": [names[i] for i in labels],
-        "predicted_label": predicted.numpy(),
-        "predicted": [names[i] for i in predicted],
-        "confidence": confidence.numpy(),
-        "loss": loss.numpy(),
-    })
+    return pd.DataFrame({"file": members, "label": labels.numpy(), "true": [names[i] for i in labels],
+                         "predicted_label": predicted.numpy(), "predicted": [names[i] for i in predicted],
+                         "confidence": confidence.numpy(), "loss": loss.numpy()})
 
 
 def confusion_counts(table: pd.DataFrame, num_classes: int) -> np.ndarray:
@@ -68,13 +62,10 @@ def confusion_counts(table: pd.DataFrame, num_classes: int) -> np.ndarray:
 
 def per_class_accuracy(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Per class: images, correct, accuracy (NaN for a class with no image)."""
-    grouped = table.assign(correct=table["label"] == table["predicted_label"]).groupby("label")["correct"]
-    counts = grouped.count().reindex(range(len(names)), fill_value=0)
-    correct = grouped.sum().reindex(range(len(names)), fill_value=0)
-    return pd.DataFrame({
-        "class": names, "images": counts.to_numpy(), "correct": correct.to_numpy(),
-        "accuracy": np.where(counts > 0, correct / counts.clip(lower=1), np.nan),
-    })
+    matrix = confusion_counts(table, len(names))
+    images, correct = matrix.sum(axis=1), np.diag(matrix)
+    accuracy = np.divide(correct, images, out=np.full(len(names), np.nan), where=images > 0)
+    return pd.DataFrame({"class": names, "images": images, "correct": correct, "accuracy": accuracy})
 
 
 def most_confused_pairs(matrix: np.ndarray, names: list[str], top: int = 10) -> pd.DataFrame:
@@ -324,11 +315,8 @@ def wrong_label_share(given_labels: Any, predicted_labels: Any, class_names: lis
 
 
 def flag_suspect_labels(given_labels: Any, probabilities: Any, loss_threshold: float, min_confidence: float) -> np.ndarray:
-    """Bool [N]: the clean model's loss -log p[given] exceeds ``loss_threshold`` and it picks another class with p >= ``min_confidence``.
-
-    Both conditions are needed: a high loss alone also marks images the model merely
-    finds hard (flat probabilities), which are not evidence of a wrong label.
-    """
+    """Bool [N]: the clean model's loss -log p[given] exceeds ``loss_threshold`` and it picks another class with
+    p >= ``min_confidence`` (a high loss alone also marks images it merely finds hard, flat probabilities)."""
     probabilities = to_numpy(probabilities).astype(np.float64)
     if probabilities.ndim != 2:
         raise ValueError(f"probabilities must be [N, C], got shape {probabilities.shape}")
@@ -343,13 +331,9 @@ def flag_suspect_labels(given_labels: Any, probabilities: Any, loss_threshold: f
 def apply_label_policy(
     given_labels: Any, probabilities: Any, suspect: np.ndarray, policy: str
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Apply ``policy`` to the labels marked in ``suspect`` (bool [N]).
-
-    Returns ``(kept, labels, summary)``: int64 indices of the images kept, their labels
-    (the given labels' dtype), and ``{policy, images, suspects, dropped, relabelled}``.
-    "drop" leaves suspects out, "relabel" keeps all and gives suspects the model's top
-    class, "none" changes nothing (the suspects are still counted).
-    """
+    """``(kept, labels, summary)`` after ``policy`` on the labels marked in ``suspect`` (bool [N]): int64 indices of
+    the images kept, their labels (the given labels' dtype) and ``{policy, images, suspects, dropped, relabelled}``.
+    "drop" leaves suspects out, "relabel" gives them the model's top class, "none" changes nothing (but counts)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown label policy {policy!r}; valid policies are {', '.join(POLICIES)}")
     labels = to_numpy(given_labels).ravel().copy()  # a copy, so relabelling never writes into the caller's array

@@ -1,10 +1,6 @@
-"""Wiring of the ``mnist_transfer`` pipeline (Task 2).
-
-Task 1's preprocessing and the MNIST input, then three instances of the one training
-pipeline (``digits``, ``scratch``, ``pretrained``) under the ``mnist_transfer`` namespace,
-then the comparison. The MNIST run that ends with the higher test accuracy is published
-as ``mnist_model``: Task 3 starts from it and uses it as its clean model.
-"""
+"""Wiring of the ``mnist_transfer`` pipeline (Task 2): three instances of the one training pipeline (``digits``,
+``scratch``, ``pretrained``) under the ``mnist_transfer`` namespace, then the comparison; the better MNIST run is
+published as ``mnist_model``, Task 3's start and clean model."""
 
 from kedro.pipeline import Node, Pipeline
 

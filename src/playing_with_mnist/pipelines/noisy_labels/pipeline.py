@@ -1,9 +1,5 @@
-"""Wiring of the ``noisy_labels`` pipeline (Task 3).
-
-Reads two trained models from the catalog: ``trained_model`` (Task 1, ``kedro run``) and
-``mnist_model`` (Task 2, ``kedro run --pipelines=mnist_transfer``). Four instances of the
-one training pipeline run under the ``noisy_labels`` namespace.
-"""
+"""Wiring of the ``noisy_labels`` pipeline (Task 3): four instances of the one training pipeline under the
+``noisy_labels`` namespace. Reads ``trained_model`` (Task 1) and ``mnist_model`` (Task 2) from the catalog."""
 
 from kedro.pipeline import Node, Pipeline
 

@@ -18,12 +18,9 @@ logger = logging.getLogger(__name__)
 
 
 def predict_images(prediction_inputs: ImageSource, trained_model: TrainedModel, params: dict[str, Any]) -> pd.DataFrame:
-    """Classify every image of a folder or zip with the trained model.
-
-    Images go through exactly the training preprocessing (same function, same size).
-    Returns one row per file: predicted character, confidence, the top ``top_k`` with
-    their probabilities; a file that cannot be decoded gets its reason in ``error``.
-    """
+    """Every image of a folder or zip, preprocessed as in training, classified by the trained model: one row per file
+    with the predicted character, its confidence, the ``top_k`` with their probabilities and, for a file that cannot
+    be decoded, the reason in ``error``."""
     names = prediction_inputs.names
     decoded = decode_many(prediction_inputs.open, prediction_inputs.read, names, trained_model.image_size, int(params.get("workers", 0)))
     errors = [result if isinstance(result, str) else "" for result in decoded]

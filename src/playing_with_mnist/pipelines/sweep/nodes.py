@@ -24,9 +24,8 @@ SUMMARISED = ("final_val_accuracy", "best_val_accuracy", "test_accuracy", "test_
 
 
 def score_sweep(test_zip: CharacterArchive | None, params: dict[str, Any], runs: dict[str, Any], *models: TrainedModel) -> pd.DataFrame:
-    """Each run's accuracy and case-folded accuracy (``None`` without two classes that differ only
-    by case) on the labelled test zip, decoded as that model's training images were; no rows
-    when no test zip is given (``test_zip`` is ``None``)."""
+    """Each run's accuracy and case-folded accuracy (:func:`metrics.accuracies`) on the labelled test zip, decoded
+    as that model's training images were; no rows when no test zip is given (``test_zip`` is ``None``)."""
     if test_zip is None:
         return pd.DataFrame(columns=TEST_COLUMNS)
     rows = []
@@ -42,16 +41,15 @@ def sweep_table(histories: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per training: run, recipe, seed, epochs, final and best validation accuracy, best
     epoch, final validation loss and seconds (``metrics.run_summary``, without thresholds)."""
     table = run_summary(histories, thresholds=()).rename(columns=RENAMED)
-    recipes, seeds = zip(*(recipe_and_seed(run) for run in table["run"])) if len(table) else ((), ())
-    table.insert(1, "recipe", list(recipes))
-    table.insert(2, "seed", pd.array(list(seeds), dtype="Int64"))
+    parsed = [recipe_and_seed(run) for run in table["run"]]
+    table.insert(1, "recipe", [recipe for recipe, _ in parsed])
+    table.insert(2, "seed", pd.array([seed for _, seed in parsed], dtype="Int64"))
     return table
 
 
 def recipe_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per recipe: how many runs, and the mean, standard deviation (n-1; 0 for one run), minimum
-    and maximum of the final and of the best validation accuracy, and of both test accuracies
-    where the table has them."""
+    """Per recipe: how many runs, and the mean, standard deviation (n-1; 0 for one run), minimum and maximum of
+    each of ``SUMMARISED`` that the table has."""
     columns = [column for column in SUMMARISED if column in table]
     recipes = table.astype({column: float for column in columns}).groupby("recipe", sort=False)
     stats = recipes[columns].agg(["mean", "std", "min", "max"])
