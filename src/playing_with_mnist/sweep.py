@@ -61,26 +61,19 @@ def env_train_changes(env: str, *without: str) -> dict[str, Any]:
     files = sorted(folder.glob("parameters*.yml")) + sorted(folder.glob("parameters*.yaml"))
     if not files:
         raise ValueError(f"the sweep names the recipe of environment {env!r}, but {folder} has no parameters file")
-    changes: dict[str, Any] = {}
-    for file in files:
-        changes.update(_plain(OmegaConf.load(file)).get("train") or {})
-    return {key: value for key, value in changes.items() if key not in without}
+    changes = [_plain(OmegaConf.load(file)).get("train") or {} for file in files]  # a later file wins
+    return {key: value for change in changes for key, value in change.items() if key not in without}
 
 
-def load_sweep_parameters() -> dict[str, Any]:
-    """The ``sweep`` parameters as ``kedro run`` reads them (base, then KEDRO_ENV or local)."""
+def registered_runs() -> dict[str, dict[str, Any]]:
+    """The sweep's runs (name -> changes to ``train``) when the pipelines are registered, from the parameters as
+    ``kedro run`` reads them (base, then KEDRO_ENV or local)."""
     from kedro.config import OmegaConfigLoader
     from kedro.framework.project import settings
 
     loader = OmegaConfigLoader(conf_source=str(project_root() / settings.CONF_SOURCE), env=os.environ.get("KEDRO_ENV"),
                                **settings.CONFIG_LOADER_ARGS)
-    return dict(loader["parameters"].get("sweep") or {})
-
-
-def registered_runs() -> dict[str, dict[str, Any]]:
-    """The sweep's runs (name -> changes to ``train``) when the pipelines are registered."""
-    runs = load_sweep_parameters().get("runs") or {}
-    if not runs:
+    if not (runs := (loader["parameters"].get("sweep") or {}).get("runs")):
         raise ValueError("sweep.runs is empty: list recipes and seeds in conf/base/parameters_sweep.yml")
     return runs
 

@@ -23,14 +23,8 @@ from .metrics import THRESHOLDS, as_labels, run_summary, to_numpy  # noqa: E402
 if TYPE_CHECKING:
     import torch
 
-STYLE = {
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "figure.dpi": 110,
-    "font.size": 10,
-}
+STYLE = {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 110,
+         "font.size": 10}
 _WRONG_COLOUR = "#c0392b"
 
 

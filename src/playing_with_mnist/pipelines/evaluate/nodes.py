@@ -28,11 +28,8 @@ def evaluate_test_set(
     test_metrics = {
         "accuracy": float((table["label"] == table["predicted_label"]).mean()),
         "accuracy_case_folded": metrics.case_folded_accuracy(table, names),
-        "tta": trained_model.tta,
-        "images": len(table),
-        "classes": len(test["class_folders"]),
-        "data_source": test["source"],
-        "data_source_description": describe_source(test["source"]),
+        "tta": trained_model.tta, "images": len(table), "classes": len(test["class_folders"]),
+        "data_source": test["source"], "data_source_description": describe_source(test["source"]),
         "model_trained_on": describe_source(trained_model.source),
         "per_class_accuracy": dict(zip(per_class["class"], per_class["accuracy"].astype(float))),
         "most_confused": pairs.to_dict("records"),

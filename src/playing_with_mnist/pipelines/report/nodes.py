@@ -17,34 +17,21 @@ from playing_with_mnist.training.checkpoints import TrainedModel
 def summarise_training(
     training_history: pd.DataFrame, trained_model: TrainedModel, validation_predictions: pd.DataFrame
 ) -> dict[str, Any]:
-    """The seed's four accuracies (fractions), the epochs of the maxima, source and device.
-
-    Also the saved model's own validation accuracy, 62-class and case-folded (o/O counted
-    right), from ``validation_predictions``: with test-time augmentation when the model
-    uses it, so it can differ from the last epoch's.
-    """
-    history, run = training_history, trained_model.run
-    best_train, best_val, last = history["train_accuracy"].idxmax(), history["val_accuracy"].idxmax(), history.iloc[-1]
-    return {
-        "max_train_accuracy": float(history.loc[best_train, "train_accuracy"]),
-        "max_train_accuracy_epoch": int(history.loc[best_train, "epoch"]),
-        "max_val_accuracy": float(history.loc[best_val, "val_accuracy"]),
-        "max_val_accuracy_epoch": int(history.loc[best_val, "epoch"]),
-        "last_train_accuracy": float(last["train_accuracy"]),
-        "last_val_accuracy": float(last["val_accuracy"]),
-        "last_train_loss": float(last["train_loss"]),
-        "last_val_loss": float(last["val_loss"]),
+    """The seed's four accuracies (fractions), the epochs of the maxima, source and device; also the saved model's
+    own validation accuracy, 62-class and case-folded (o/O counted right), from ``validation_predictions`` (with
+    test-time augmentation when the model uses it, so it can differ from the last epoch's)."""
+    history, run, last = training_history, trained_model.run, training_history.iloc[-1]
+    summary: dict[str, Any] = {}
+    for split in ("train", "val"):
+        best = history.loc[history[f"{split}_accuracy"].idxmax()]
+        summary |= {f"max_{split}_accuracy": float(best[f"{split}_accuracy"]), f"max_{split}_accuracy_epoch": int(best["epoch"])}
+    summary |= {f"last_{column}": float(last[column]) for column in ("train_accuracy", "val_accuracy", "train_loss", "val_loss")}
+    return summary | {
         "val_accuracy": float((validation_predictions["label"] == validation_predictions["predicted_label"]).mean()),
         "val_accuracy_case_folded": metrics.case_folded_accuracy(validation_predictions, trained_model.class_names),
-        "tta": trained_model.tta,
-        "ema": run.ema,
-        "epochs": int(last["epoch"]),
-        "training_seconds": float(history["seconds"].sum()),
-        "num_classes": len(trained_model.class_names),
-        "data_source": trained_model.source,
-        "data_source_description": describe_source(trained_model.source),
-        "device": run.device,
-        "precision": run.precision,
+        "tta": trained_model.tta, "ema": run.ema, "epochs": int(last["epoch"]), "training_seconds": float(history["seconds"].sum()),
+        "num_classes": len(trained_model.class_names), "data_source": trained_model.source,
+        "data_source_description": describe_source(trained_model.source), "device": run.device, "precision": run.precision,
         "train_config": trained_model.train_config.to_dict(),
     }
 
