@@ -81,8 +81,9 @@ def _noise(noise_summary: dict[str, Any], wrong_share: pd.DataFrame) -> list:
 def _cleaning(summary: dict[str, Any]) -> list:
     """What the cleaning flagged, and against the truth where it is known."""
     lines = [
-        f"Policy `{summary['policy']}`: {summary['suspects']:,} of {summary['images']:,} images flagged (the clean model's loss "
-        f"on the folder label is high and it is sure of another digit); {summary['dropped']:,} dropped, {summary['relabelled']:,} relabelled.",
+        f"Policy `{summary['policy']}`: {summary['suspects']:,} of {summary['images']:,} images flagged (the clean model's "
+        f"loss on the folder label is high and it is sure of another digit); {summary['dropped']:,} dropped, "
+        f"{summary['relabelled']:,} relabelled.",
     ]
     if "wrong_share_after" in summary:
         lines.append(f"Of the flags, {_pct(summary['flags_that_were_wrong_labels'])} were wrong labels; "

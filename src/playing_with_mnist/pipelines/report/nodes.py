@@ -29,7 +29,8 @@ def summarise_training(
     return summary | {
         "val_accuracy": float((validation_predictions["label"] == validation_predictions["predicted_label"]).mean()),
         "val_accuracy_case_folded": metrics.case_folded_accuracy(validation_predictions, trained_model.class_names),
-        "tta": trained_model.tta, "ema": run.ema, "epochs": int(last["epoch"]), "training_seconds": float(history["seconds"].sum()),
+        "tta": trained_model.tta, "ema": run.ema,
+        "epochs": int(last["epoch"]), "training_seconds": float(history["seconds"].sum()),
         "num_classes": len(trained_model.class_names), "data_source": trained_model.source,
         "data_source_description": describe_source(trained_model.source), "device": run.device, "precision": run.precision,
         "train_config": trained_model.train_config.to_dict(),

@@ -57,7 +57,8 @@ def _results(m: dict[str, Any], config: TrainConfig) -> list:
         ", averaged over the image and its test-time views (shifted, turned, resized)" if m["tta"] else "")
     folded = m["val_accuracy_case_folded"]
     # how training batches differ from evaluation: why training accuracy reads lower
-    conditions = [("dropout on", True), ("blocks skipped at random", config.model.drop_path), ("augmented", config.augment.enabled)]
+    conditions = ", ".join(name for name, on in [("dropout on", True), ("blocks skipped at random", config.model.drop_path),
+                                                  ("augmented", config.augment.enabled)] if on)
     return [
         "## Results", [
             "| | accuracy | epoch |",
@@ -67,7 +68,7 @@ def _results(m: dict[str, Any], config: TrainConfig) -> list:
             f"| Training accuracy on last epoch | {m['last_train_accuracy']:.2%} | {m['epochs']} |",
             f"| Validation accuracy on last epoch | {m['last_val_accuracy']:.2%} | {m['epochs']} |",
         ],
-        f"Training accuracy is measured on the training batches as they are trained on ({', '.join(name for name, on in conditions if on)}).",
+        f"Training accuracy is measured on the training batches as they are trained on ({conditions}).",
         f"Validation accuracy of {saved}: **{m['val_accuracy']:.2%}**"
         + (f"; ignoring case (o/O, s/S ... counted right): **{folded:.2%}**." if folded is not None else "."),
         "### Loss graph", figure_markdown("Loss graph", "loss_graph.png"),
@@ -83,7 +84,8 @@ def _confusions(per_class_accuracy: pd.DataFrame, confused_pairs: pd.DataFrame) 
         "## What the model confuses",
         figure_markdown("Confusion matrix", "confusion_matrix.png"),
         "Most confused pairs on the validation set:",
-        ["| true | predicted as | count |", "|---|---|---:|", *(f"| `{r.true}` | `{r.predicted}` | {r.count} |" for r in confused_pairs.itertuples())],
+        ["| true | predicted as | count |", "|---|---|---:|",
+         *(f"| `{r.true}` | `{r.predicted}` | {r.count} |" for r in confused_pairs.itertuples())],
         f"Per-class accuracy ([table]({artifact_link('per_class_accuracy.csv')})), the five lowest: {worst_classes}.",
         figure_markdown("Per-class accuracy", "per_class_accuracy.png"),
     ]
