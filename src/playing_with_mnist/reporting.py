@@ -20,9 +20,7 @@ SAVE_VERSION = "{save_version}"
 
 
 _ARTIFACT_LINK = "../../{name}/" + SAVE_VERSION + "/{name}"
-# The same shape, read back: the file name is the group (and appears twice).
-_ARTIFACT_LINK_PATTERN = re.compile(
-    re.escape(_ARTIFACT_LINK).replace(re.escape("{name}"), r"([^/()]+)", 1).replace(re.escape("{name}"), r"\1"))
+_ARTIFACT_LINK_PATTERN = re.compile(r"\.\./\.\./([^/()]+)/" + re.escape(SAVE_VERSION) + r"/\1")  # the same, read back
 
 
 def artifact_link(file_name: str) -> str:
@@ -35,6 +33,12 @@ def flat_artifact_links(document: str) -> str:
     """``document`` with each :func:`artifact_link` replaced by the bare file name, for places
     (an MLflow run's artifacts) where the document and its figures sit side by side."""
     return _ARTIFACT_LINK_PATTERN.sub(r"\1", document)
+
+
+def markdown(*blocks: str | list[str] | None) -> str:
+    """A document of ``blocks`` (headings, paragraphs, figures; a list is the lines of one block, such as a
+    table), a blank line between two and a newline at the end; a ``None`` block is left out."""
+    return "\n\n".join("\n".join(block) if isinstance(block, list) else block for block in blocks if block is not None) + "\n"
 
 
 def figure_markdown(caption: str, file_name: str) -> str:

@@ -1,11 +1,9 @@
 """The sweep's configurations: which trainings ``kedro run --pipelines=sweep`` makes.
 
-The sweep is declared in the parameters (``conf/base/parameters_sweep.yml``): recipes (each
-one's changes to ``train``) and seeds. ``sweep.runs`` is generated from them by the OmegaConf
-resolver ``sweep_runs`` (registered in ``settings.py``): one entry per recipe and seed, named
-``<recipe>_s<seed>``, holding what that training changes in ``train``. Kedro builds pipelines
-before it reads parameters, so the pipeline registry reads the same parameters once with
-Kedro's config loader (:func:`registered_runs`) and makes one training per entry.
+``conf/base/parameters_sweep.yml`` declares recipes (each one's changes to ``train``) and seeds; the
+OmegaConf resolver ``sweep_runs`` (``settings.py``) makes ``sweep.runs`` of them: ``<recipe>_s<seed>`` ->
+that training's changes to ``train``. Kedro builds pipelines before it reads parameters, so the
+registry reads them once itself (:func:`registered_runs`) and makes one training per entry.
 """
 
 from __future__ import annotations
@@ -36,11 +34,8 @@ def _plain(value: Any) -> Any:
 
 
 def sweep_runs(recipes: Any, seeds: Any) -> dict[str, dict[str, Any]]:
-    """Every recipe at every seed: ``{"seed_s0": {"seed": 0}, "tuned_s0": {..., "seed": 0}, ...}``.
-
-    Each value is laid over ``train`` by the training node (``merge_train_params``), so a run-time
-    ``--params=train.epochs=1`` shortens every training of the sweep.
-    """
+    """Every recipe at every seed: ``{"seed_s0": {"seed": 0}, "tuned_s0": {..., "seed": 0}, ...}``, each laid over
+    ``train`` by the training node (so ``--params=train.epochs=1`` shortens every training of the sweep)."""
     recipes, seeds = _plain(recipes) or {}, _plain(seeds) or []
     if not isinstance(recipes, dict) or not all(isinstance(v, dict) for v in recipes.values()):
         raise ValueError(f"sweep.recipes must map recipe names to their changes to `train`, got {recipes!r}")
@@ -58,39 +53,27 @@ def project_root() -> Path:
 
 
 def env_train_changes(env: str, *without: str) -> dict[str, Any]:
-    """What the Kedro environment ``conf/<env>`` changes in ``train`` (its own files only), less
-    the keys named in ``without``.
-
-    The sweep's ``tuned`` recipe reads ``conf/tuned`` this way (``${env_train:tuned,epochs}``), so
-    the tuned recipe's numbers live in one file.
-    """
+    """What the Kedro environment ``conf/<env>`` changes in ``train`` (its own files only), less the keys
+    in ``without``: the sweep's ``tuned`` recipe reads ``conf/tuned`` so (``${env_train:tuned,epochs}``)."""
     from kedro.framework.project import settings
 
     folder = project_root() / settings.CONF_SOURCE / env
     files = sorted(folder.glob("parameters*.yml")) + sorted(folder.glob("parameters*.yaml"))
     if not files:
         raise ValueError(f"the sweep names the recipe of environment {env!r}, but {folder} has no parameters file")
-    changes: dict[str, Any] = {}
-    for file in files:
-        changes.update(_plain(OmegaConf.load(file)).get("train") or {})
-    return {key: value for key, value in changes.items() if key not in without}
-
-
-def load_sweep_parameters() -> dict[str, Any]:
-    """The ``sweep`` parameters as ``kedro run`` reads them (base, then KEDRO_ENV or local)."""
-    from kedro.config import OmegaConfigLoader
-    from kedro.framework.project import settings
-
-    args = dict(settings.CONFIG_LOADER_ARGS)
-    loader = OmegaConfigLoader(conf_source=str(project_root() / settings.CONF_SOURCE),
-                               env=os.environ.get("KEDRO_ENV"), **args)
-    return dict(loader["parameters"].get("sweep") or {})
+    changes = [_plain(OmegaConf.load(file)).get("train") or {} for file in files]  # a later file wins
+    return {key: value for change in changes for key, value in change.items() if key not in without}
 
 
 def registered_runs() -> dict[str, dict[str, Any]]:
-    """The sweep's runs (name -> changes to ``train``) when the pipelines are registered."""
-    runs = load_sweep_parameters().get("runs") or {}
-    if not runs:
+    """The sweep's runs (name -> changes to ``train``) when the pipelines are registered, from the parameters as
+    ``kedro run`` reads them (base, then KEDRO_ENV or local)."""
+    from kedro.config import OmegaConfigLoader
+    from kedro.framework.project import settings
+
+    loader = OmegaConfigLoader(conf_source=str(project_root() / settings.CONF_SOURCE), env=os.environ.get("KEDRO_ENV"),
+                               **settings.CONFIG_LOADER_ARGS)
+    if not (runs := (loader["parameters"].get("sweep") or {}).get("runs")):
         raise ValueError("sweep.runs is empty: list recipes and seeds in conf/base/parameters_sweep.yml")
     return runs
 

@@ -4,6 +4,8 @@ saved: a catalog dataset saves and closes them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import matplotlib
@@ -21,23 +23,27 @@ from .metrics import THRESHOLDS, as_labels, run_summary, to_numpy  # noqa: E402
 if TYPE_CHECKING:
     import torch
 
-STYLE = {
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "figure.dpi": 110,
-    "font.size": 10,
-}
+STYLE = {"axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 110,
+         "font.size": 10}
+_WRONG_COLOUR = "#c0392b"
 
 
+@contextmanager
+def styled(width: float = 7.0, height: float = 4.2, grid: bool = True,
+           panels: tuple[int, int] | None = None) -> Iterator[tuple[plt.Figure, Any]]:
+    """A new figure and its axes (an [rows, columns] array of them for ``panels``), drawn in the shared style."""
+    with plt.rc_context({**STYLE, "axes.grid": grid}):
+        rows, columns = panels or (1, 1)
+        yield plt.subplots(rows, columns, figsize=(width, height), squeeze=panels is None, layout="constrained")
 
-def new_figure(width: float = 7.0, height: float = 4.2) -> tuple[plt.Figure, plt.Axes]:
-    with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(figsize=(width, height), layout="constrained")
-    return figure, axes
 
-
+def epoch_axes(axes: plt.Axes, title: str, ylabel: str, percent: bool = False, **legend: Any) -> None:
+    """Title and labels of an axes of per-epoch curves: whole epochs on x, test accuracy in percent where ``percent``."""
+    axes.set(title=title, xlabel="epoch", ylabel=ylabel)
+    axes.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    if percent:  # decimals="auto": the interesting range is often 97-100%, where 0 decimals repeat labels
+        axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    axes.legend(frameon=False, **legend)
 
 
 def plot_image_grid(images: torch.Tensor, titles: list[str], colours: list[str] | None = None, columns: int = 8, title: str = "") -> plt.Figure:
@@ -59,9 +65,7 @@ def plot_confusion(matrix: np.ndarray, names: list[str], title: str) -> plt.Figu
     rows = matrix.sum(1, keepdims=True)
     share = np.divide(matrix, rows, out=np.zeros(matrix.shape, dtype=float), where=rows > 0)
     side = max(5.0, 0.16 * len(names) + 2)
-    figure, axes = new_figure(side + 1.2, side)
-    with plt.rc_context({**STYLE, "axes.grid": False}):
-        axes.grid(False)  # grid lines would cut through the cells
+    with styled(side + 1.2, side, grid=False) as (figure, axes):  # grid lines would cut through the cells
         image = axes.imshow(share, cmap="magma_r", norm=PowerNorm(gamma=0.4, vmin=0, vmax=1), interpolation="nearest")
         ticks = np.arange(len(names))
         fontsize = 7 if len(names) > 30 else 9
@@ -74,8 +78,7 @@ def plot_confusion(matrix: np.ndarray, names: list[str], title: str) -> plt.Figu
 
 def plot_per_class_accuracy(per_class: pd.DataFrame, title: str) -> plt.Figure:
     """Bars of per-class accuracy in class order, the mean as a line."""
-    figure, axes = new_figure(max(7.0, 0.15 * len(per_class) + 2), 3.6)
-    with plt.rc_context(STYLE):
+    with styled(max(7.0, 0.15 * len(per_class) + 2), 3.6) as (figure, axes):
         accuracy = per_class["accuracy"].fillna(0)
         colours = plt.cm.RdYlGn(accuracy.to_numpy())
         axes.bar(per_class["class"], accuracy, color=colours, edgecolor="none")
@@ -90,26 +93,20 @@ def plot_per_class_accuracy(per_class: pd.DataFrame, title: str) -> plt.Figure:
 
 def plot_accuracy_curves(histories: dict[str, pd.DataFrame], title: str, thresholds: tuple[float, ...] = THRESHOLDS) -> plt.Figure:
     """Test accuracy per epoch, one line per run, with the thresholds as thin dashed lines."""
-    figure, axes = new_figure()
-    with plt.rc_context(STYLE):
+    with styled() as (figure, axes):
         for run, history in histories.items():
             history = history.sort_values("epoch")
             axes.plot(history["epoch"], history["val_accuracy"], marker="o", markersize=3, label=run)
         for threshold in thresholds:
             # no label: the legend lists runs only; the percent axis already names the level
             axes.axhline(threshold, color="#777", lw=0.7, ls="--", zorder=0)
-        axes.set(title=title, xlabel="epoch", ylabel="test accuracy")
-        axes.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-        # decimals="auto": the interesting range is often 97-100%, where 0 decimals repeat labels
-        axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-        axes.legend(frameon=False, loc="lower right")
+        epoch_axes(axes, title, "test accuracy", percent=True, loc="lower right")
     return figure
 
 
 def plot_loss_curves(histories: dict[str, pd.DataFrame], title: str) -> plt.Figure:
     """Train loss (solid) and test loss (dashed) per epoch, one colour per run, log scale."""
-    figure, axes = new_figure()
-    with plt.rc_context(STYLE):
+    with styled() as (figure, axes):
         for index, (run, history) in enumerate(histories.items()):
             history, colour = history.sort_values("epoch"), f"C{index}"
             axes.plot(history["epoch"], history["train_loss"], color=colour, marker="o", markersize=3, label=f"{run} train")
@@ -117,21 +114,14 @@ def plot_loss_curves(histories: dict[str, pd.DataFrame], title: str) -> plt.Figu
                       label=f"{run} test")
         # losses fall by orders of magnitude; on a linear axis the late epochs, where runs differ, look flat
         axes.set_yscale("log")
-        axes.set(title=title, xlabel="epoch", ylabel="cross-entropy loss (log scale)")
-        axes.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-        axes.legend(frameon=False)
+        epoch_axes(axes, title, "cross-entropy loss (log scale)")
     return figure
-
 
 
 def compare_runs(histories: dict[str, pd.DataFrame], title: str) -> tuple[pd.DataFrame, plt.Figure, plt.Figure]:
     """The summary table and both figures (test accuracy, losses) for ``histories``: what every
     experiment's comparison node returns."""
     return run_summary(histories), plot_accuracy_curves(histories, f"{title}: test accuracy"), plot_loss_curves(histories, f"{title}: loss")
-
-
-
-_WRONG_COLOUR = "#c0392b"
 
 
 def plot_noise_matrices(estimate: np.ndarray, class_names: list[str], truth: np.ndarray | None = None) -> plt.Figure:
@@ -145,8 +135,8 @@ def plot_noise_matrices(estimate: np.ndarray, class_names: list[str], truth: np.
     side = max(4.0, 0.45 * len(class_names) + 1.5)
     ticks = np.arange(len(class_names))
     fontsize = 6 if len(class_names) > 15 else 8
-    with plt.rc_context({**STYLE, "axes.grid": False}):  # grid lines would cut through the cells
-        figure, axes = plt.subplots(1, len(panels), figsize=(side * len(panels) + 1.0, side), squeeze=False, layout="constrained")
+    # grid lines would cut through the cells
+    with styled(side * len(panels) + 1.0, side, grid=False, panels=(1, len(panels))) as (figure, axes):
         for ax, (matrix, title, row_label) in zip(axes[0], panels):
             image = ax.imshow(matrix, cmap="magma_r", norm=norm, interpolation="nearest")
             for (row, column), value in np.ndenumerate(matrix):
@@ -165,10 +155,8 @@ def plot_wrong_share(table: pd.DataFrame) -> plt.Figure:
     series = [("estimated_wrong_share", "estimated", "#4c72b0")]
     if "true_wrong_share" in table.columns:
         series.append(("true_wrong_share", "true", "#dd8452"))
-    figure, axes = new_figure(max(7.0, 0.3 * len(table) + 2), 3.6)
-    width = 0.8 / len(series)
-    positions = np.arange(len(table))
-    with plt.rc_context(STYLE):
+    width, positions = 0.8 / len(series), np.arange(len(table))
+    with styled(max(7.0, 0.3 * len(table) + 2), 3.6) as (figure, axes):
         for index, (column, label, colour) in enumerate(series):
             offset = (index - (len(series) - 1) / 2) * width
             axes.bar(positions + offset, table[column].fillna(0.0), width, label=label, color=colour, edgecolor="none")
@@ -182,28 +170,21 @@ def plot_wrong_share(table: pd.DataFrame) -> plt.Figure:
 def plot_folder_grid(
     images: Any, given_labels: Any, class_names: list[str], per_folder: int = 10, predicted_labels: Any = None, seed: int = 0
 ) -> plt.Figure:
-    """One row per folder of up to ``per_folder`` of its uint8 images [N, 1, S, S], drawn with ``seed``.
-
-    With ``predicted_labels``, each image is titled with its prediction, in red where
-    that differs from the folder.
-    """
+    """One row per folder of up to ``per_folder`` of its uint8 images [N, 1, S, S], drawn with ``seed``; with
+    ``predicted_labels``, each image titled with its prediction, in red where that differs from the folder."""
     if per_folder < 1:
         raise ValueError(f"per_folder must be at least 1, got {per_folder}")
     pixels = to_numpy(images)
     pixels = pixels.reshape(len(pixels), *pixels.shape[-2:])  # [N, 1, S, S] or [N, S, S] -> [N, S, S]
     given = as_labels(given_labels, len(class_names), "given_labels")
     predicted = None if predicted_labels is None else as_labels(predicted_labels, len(class_names), "predicted_labels")
-    rng = np.random.default_rng(seed)
-    rows = len(class_names)
-    with plt.rc_context({**STYLE, "axes.grid": False}):
-        figure, axes = plt.subplots(rows, per_folder, figsize=(per_folder * 0.9 + 0.8, rows * 0.95 + 0.3), squeeze=False, layout="constrained")
+    rng, rows = np.random.default_rng(seed), len(class_names)
+    with styled(per_folder * 0.9 + 0.8, rows * 0.95 + 0.3, grid=False, panels=(rows, per_folder)) as (figure, axes):
         for folder, row_axes in enumerate(axes):
             members = np.flatnonzero(given == folder)
             chosen = np.sort(rng.choice(members, size=min(per_folder, len(members)), replace=False))
-            for ax in row_axes:
-                # Ticks and frame off by hand, not axis("off"), which would hide the row label too.
-                ax.set_xticks([])
-                ax.set_yticks([])
+            for ax in row_axes:  # ticks and frame off by hand: axis("off") would hide the row label too
+                ax.set(xticks=[], yticks=[])
                 ax.spines[:].set_visible(False)
             row_axes[0].set_ylabel(class_names[folder], rotation=0, ha="right", va="center", fontsize=10)
             for ax, index in zip(row_axes, chosen):

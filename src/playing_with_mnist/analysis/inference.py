@@ -15,12 +15,8 @@ from playing_with_mnist.training.hardware import select_device, select_precision
 
 
 def decode_test_zip(archive: CharacterArchive, trained_model: TrainedModel, params: dict[str, Any]) -> tuple[ModelInput, torch.Tensor]:
-    """A labelled zip in the training layout, decoded exactly as the training set was
-    (``decode_archive`` at the model's image size), and its labels as the model's class indices.
-
-    Class folders are matched to the model's by name; a folder the model does not know is an
-    error that lists them all.
-    """
+    """A labelled zip in the training layout, decoded exactly as the training set was (``decode_archive`` at the
+    model's image size), and its labels as the model's class indices (folders matched by name; an unknown one is an error)."""
     test, _ = decode_archive(archive, {**params, "image_size": trained_model.image_size})
     known = {folder: index for index, folder in enumerate(trained_model.class_folders)}
     unknown = [folder for folder in test["class_folders"] if folder not in known]
@@ -34,11 +30,8 @@ def decode_test_zip(archive: CharacterArchive, trained_model: TrainedModel, para
 
 
 def predict(trained_model: TrainedModel, images: torch.Tensor, batch_size: int = 256, tta: bool | None = None) -> torch.Tensor:
-    """Class probabilities [N, C] for uint8 images [N, 1, S, S], on the best device available.
-
-    Test-time augmentation is on when the model was trained with ``train.tta`` (``tta=None``)
-    or when ``tta`` says so.
-    """
+    """Class probabilities [N, C] for uint8 images [N, 1, S, S], on the best device available; with test-time
+    augmentation as the model was trained (``train.tta``) unless ``tta`` says otherwise."""
     device = select_device("auto")
     model = trained_model.build().to(device)
     tta = trained_model.tta if tta is None else tta

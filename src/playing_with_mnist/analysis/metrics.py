@@ -1,17 +1,13 @@
 """Numbers about trained models: accuracies and confusions of predictions, comparisons of
-training runs (and their verdict in words), and the label-noise analysis.
+training runs (and their verdict in words), and the label-noise analysis. Nothing here writes files.
 
-Comparisons take ``histories``: run name -> that run's per-epoch history table with the
-columns ``epoch`` (1..E), ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``
-(fractions 0..1), ``seconds`` (wall seconds of the epoch, evaluation included) and
-``train_seconds``. In the MNIST experiments ``val_*`` is measured on the MNIST test set, so
-everything produced from them says "test".
+Comparisons take ``histories``: run name -> per-epoch history with the columns of ``REQUIRED``
+(accuracies as fractions, ``seconds`` per epoch). In the MNIST experiments ``val_*`` is measured
+on the MNIST test set, so everything produced from them says "test".
 
-Label noise: the images of a noisy set sit in folders named by a *given* label that is often
-wrong. A model trained on clean data stands in for the true class: counting (prediction,
-given label) pairs estimates the noise matrix P(given label | true class). Labels go in as
-integer class indices (numpy arrays or torch tensors), probabilities as float [N, C] rows
-that sum to 1. Nothing here writes files.
+Label noise: a clean model's prediction stands in for the true class, so counting (prediction,
+given label) pairs estimates P(given label | true class). Labels go in as integer class indices
+(numpy arrays or torch tensors), probabilities as float [N, C] rows.
 """
 
 from __future__ import annotations
@@ -54,47 +50,37 @@ def prediction_table(probabilities: torch.Tensor, labels: torch.Tensor, names: l
     """One row per image: file, true and predicted class, confidence, loss."""
     confidence, predicted = probabilities.max(1)
     loss = F.nll_loss(probabilities.clamp_min(1e-12).log(), labels, reduction="none")
-    return pd.DataFrame({
-        "file": members,
-        "label": labels.numpy(),
-        "true": [names[i] for i in labels],
-        "predicted_label": predicted.numpy(),
-        "predicted": [names[i] for i in predicted],
-        "confidence": confidence.numpy(),
-        "loss": loss.numpy(),
-    })
+    return pd.DataFrame({"file": members, "label": labels.numpy(), "true": [names[i] for i in labels],
+                         "predicted_label": predicted.numpy(), "predicted": [names[i] for i in predicted],
+                         "confidence": confidence.numpy(), "loss": loss.numpy()})
 
 
 def confusion_counts(table: pd.DataFrame, num_classes: int) -> np.ndarray:
     """Counts [true, predicted]."""
-    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(matrix, (table["label"].to_numpy(), table["predicted_label"].to_numpy()), 1)
-    return matrix
+    return _counts(table["label"].to_numpy(), table["predicted_label"].to_numpy(), num_classes)
 
 
 def per_class_accuracy(table: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """Per class: images, correct, accuracy (NaN for a class with no image)."""
-    grouped = table.assign(correct=table["label"] == table["predicted_label"]).groupby("label")["correct"]
-    counts = grouped.count().reindex(range(len(names)), fill_value=0)
-    correct = grouped.sum().reindex(range(len(names)), fill_value=0)
-    return pd.DataFrame({
-        "class": names, "images": counts.to_numpy(), "correct": correct.to_numpy(),
-        "accuracy": np.where(counts > 0, correct / counts.clip(lower=1), np.nan),
-    })
+    matrix = confusion_counts(table, len(names))
+    images, correct = matrix.sum(axis=1), np.diag(matrix)
+    accuracy = np.divide(correct, images, out=np.full(len(names), np.nan), where=images > 0)
+    return pd.DataFrame({"class": names, "images": images, "correct": correct, "accuracy": accuracy})
 
 
 def most_confused_pairs(matrix: np.ndarray, names: list[str], top: int = 10) -> pd.DataFrame:
-    """The ``top`` (true, predicted) pairs with the most mistakes."""
+    """The ``top`` (true, predicted) pairs with the most mistakes: true, predicted, count."""
     off_diagonal = matrix.copy()
     np.fill_diagonal(off_diagonal, 0)
-    order = np.argsort(off_diagonal, axis=None)[::-1][:top]
-    rows = [np.unravel_index(i, matrix.shape) for i in order]
-    return pd.DataFrame(
-        [{"true": names[t], "predicted": names[p], "count": int(off_diagonal[t, p])} for t, p in rows if off_diagonal[t, p] > 0],
-        columns=["true", "predicted", "count"],
-    )
+    rows = [np.unravel_index(i, matrix.shape) for i in np.argsort(off_diagonal, axis=None)[::-1][:top]]
+    return pd.DataFrame([(names[t], names[p], int(off_diagonal[t, p])) for t, p in rows if off_diagonal[t, p] > 0],
+                        columns=["true", "predicted", "count"])
 
 
+def confusion_summary(table: pd.DataFrame, names: list[str]) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """Of a :func:`prediction_table`: confusion counts, per-class accuracy and the ten most confused pairs."""
+    matrix = confusion_counts(table, len(names))
+    return matrix, per_class_accuracy(table, names), most_confused_pairs(matrix, names)
 
 # ---- comparing training runs ---------------------------------------------------------------------
 
@@ -125,27 +111,22 @@ def run_summary(histories: dict[str, pd.DataFrame], thresholds: tuple[float, ...
     never reached) and ``seconds_to_98`` (float, NaN if never reached)."""
     rows = []
     for run, history in histories.items():
-        missing = [column for column in REQUIRED if column not in history.columns]
-        if missing:
+        if missing := [column for column in REQUIRED if column not in history.columns]:
             raise ValueError(f"history of run {run!r} lacks columns {missing}")
         history = history.sort_values("epoch")
         accuracy = history["val_accuracy"]
+        final = history.iloc[-1] if len(history) else pd.Series({"val_accuracy": math.nan, "val_loss": math.nan})
         if accuracy.isna().any():
             logger.warning("Run %r has %d epochs without a test accuracy", run, int(accuracy.isna().sum()))
-        has_accuracy = accuracy.notna().any()
-        row = {
-            "run": run,
-            "epochs": len(history),
-            "final_test_accuracy": float(accuracy.iloc[-1]) if len(history) else math.nan,
-            "best_test_accuracy": float(accuracy.max()) if has_accuracy else math.nan,
-            "best_epoch": int(history.loc[accuracy.idxmax(), "epoch"]) if has_accuracy else None,
-            "final_test_loss": float(history["val_loss"].iloc[-1]) if len(history) else math.nan,
-            "total_seconds": float(history["seconds"].sum()),
-        }
+        best = accuracy.idxmax() if accuracy.notna().any() else None
+        row = {"run": run, "epochs": len(history), "final_test_accuracy": float(final["val_accuracy"]),
+               "best_test_accuracy": math.nan if best is None else float(accuracy[best]),
+               "best_epoch": None if best is None else int(history.loc[best, "epoch"]),
+               "final_test_loss": float(final["val_loss"]), "total_seconds": float(history["seconds"].sum())}
         for threshold in thresholds:
             epoch, seconds = first_epoch_reaching(history, threshold)
-            row[f"epochs_to_{_percent(threshold)}"] = epoch
-            row[f"seconds_to_{_percent(threshold)}"] = math.nan if seconds is None else seconds
+            row |= {f"epochs_to_{_percent(threshold)}": epoch,
+                    f"seconds_to_{_percent(threshold)}": math.nan if seconds is None else seconds}
         rows.append(row)
     columns = ["run", "epochs", "final_test_accuracy", "best_test_accuracy", "best_epoch", "final_test_loss", "total_seconds"]
     columns += [f"{kind}_to_{_percent(t)}" for t in thresholds for kind in ("epochs", "seconds")]
@@ -228,27 +209,16 @@ def summary_markdown(summary: pd.DataFrame) -> str:
     """``summary`` as a GitHub Markdown table: accuracies in percent, seconds to 0.1 s,
     "not reached" for a threshold a run never reached."""
     headers = [column.replace("_", " ") + ("%" if "_to_" in column else "") for column in summary.columns]
-    lines = ["| " + " | ".join(headers) + " |",
-             "|" + "|".join(":---" if column == "run" else "---:" for column in summary.columns) + "|"]
-    for _, row in summary.iterrows():
-        lines.append("| " + " | ".join(_cell(column, row[column]) for column in summary.columns) + " |")
-    return "\n".join(lines)
+    rows = [[_cell(column, row[column]) for column in summary.columns] for _, row in summary.iterrows()]
+    align = "|" + "|".join(":---" if column == "run" else "---:" for column in summary.columns) + "|"
+    return "\n".join(["| " + " | ".join(headers) + " |", align, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
 def comparison_markdown(summary: pd.DataFrame, baseline: str) -> list[str]:
-    """The Markdown lines every experiment's document ends with: the verdict against ``baseline``,
-    the summary table and the two figures of the same run (``{save_version}`` is filled in by
-    ``MarkdownReportDataset``)."""
-    return [
-        verdict(summary, baseline=baseline),
-        "",
-        summary_markdown(summary),
-        "",
-        figure_markdown("Test accuracy per epoch", "accuracy_curves.png"),
-        "",
-        figure_markdown("Loss curves", "loss_curves.png"),
-        "",
-    ]
+    """The Markdown blocks (see ``reporting.markdown``) every experiment's document ends with: the verdict
+    against ``baseline``, the summary table and the two figures of the same run."""
+    return [verdict(summary, baseline=baseline), summary_markdown(summary),
+            figure_markdown("Test accuracy per epoch", "accuracy_curves.png"), figure_markdown("Loss curves", "loss_curves.png")]
 
 
 # ---- label noise ---------------------------------------------------------------------------------
@@ -258,10 +228,8 @@ _MIN_PROBABILITY = 1e-12  # a probability of exactly 0 would make the loss infin
 
 
 def to_numpy(values: Any) -> np.ndarray:
-    # Torch tensors (possibly on a GPU) go through .cpu(); torch itself need not be imported.
-    if hasattr(values, "detach"):
-        values = values.detach().cpu().numpy()
-    return np.asarray(values)
+    """A numpy array of ``values`` (a torch tensor, possibly on a GPU, goes through ``.cpu()``)."""
+    return np.asarray(values.detach().cpu().numpy() if hasattr(values, "detach") else values)
 
 
 def as_labels(values: Any, num_classes: int, name: str) -> np.ndarray:
@@ -272,13 +240,17 @@ def as_labels(values: Any, num_classes: int, name: str) -> np.ndarray:
     return labels
 
 
+def _counts(rows: np.ndarray, columns: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts of (row, column) label pairs [C, C]: one bincount over flat cells, much faster than np.add.at."""
+    return np.bincount(rows * num_classes + columns, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
 def _row_shares(rows: Any, columns: Any, num_classes: int) -> np.ndarray:
     """Counts of (row, column) pairs [C, C], each row divided by its total; an empty row is NaN."""
     row_labels, column_labels = as_labels(rows, num_classes, "rows"), as_labels(columns, num_classes, "columns")
     if len(row_labels) != len(column_labels):
         raise ValueError(f"label arrays differ in length: {len(row_labels)} and {len(column_labels)}")
-    # One bincount over flat cell indices is much faster than np.add.at for large N.
-    counts = np.bincount(row_labels * num_classes + column_labels, minlength=num_classes**2).reshape(num_classes, num_classes)
+    counts = _counts(row_labels, column_labels, num_classes)
     totals = counts.sum(axis=1, keepdims=True)
     empty = np.flatnonzero(totals[:, 0] == 0)
     if empty.size:
@@ -297,67 +269,54 @@ def empirical_noise_matrix(given_labels: Any, true_labels: Any, num_classes: int
 
 
 def matrix_difference(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Mean, max and diagonal-mean absolute error of ``estimate`` against ``truth`` (both [C, C]).
-
-    Rows that are NaN in either matrix (a class without samples) are left out; with no
-    row left, every value is NaN.
-    """
+    """Mean, max and diagonal-mean absolute error of ``estimate`` against ``truth`` (both [C, C]), over the rows
+    that are not NaN in either (a class without samples); NaN with no row left."""
     estimate, truth = np.asarray(estimate, dtype=np.float64), np.asarray(truth, dtype=np.float64)
     if estimate.shape != truth.shape or estimate.ndim != 2 or estimate.shape[0] != estimate.shape[1]:
         raise ValueError(f"need two square matrices of one shape, got {estimate.shape} and {truth.shape}")
     rows = ~(np.isnan(estimate).any(axis=1) | np.isnan(truth).any(axis=1))
-    if not rows.any():
-        return {"mean_abs_error": float("nan"), "max_abs_error": float("nan"), "diagonal_mean_abs_error": float("nan")}
     error = np.abs(estimate - truth)
-    return {
-        "mean_abs_error": float(error[rows].mean()),
-        "max_abs_error": float(error[rows].max()),
-        "diagonal_mean_abs_error": float(np.diag(error)[rows].mean()),
-    }
+    values = (error[rows].mean(), error[rows].max(), np.diag(error)[rows].mean()) if rows.any() else (math.nan,) * 3
+    return dict(zip(("mean_abs_error", "max_abs_error", "diagonal_mean_abs_error"), map(float, values)))
 
 
 def wrong_label_share(given_labels: Any, predicted_labels: Any, class_names: list[str], true_labels: Any = None) -> pd.DataFrame:
     """Per folder (given label): ``folder``, ``images``, ``estimated_wrong_share``, ``main_reading``,
     ``main_reading_share`` and, with true labels, ``true_wrong_share``.
 
-    A share is the fraction of the folder's images whose prediction (or true label)
-    differs from the folder; it is NaN for an empty folder. ``main_reading`` is the class
-    the clean model reads most often in the folder and ``main_reading_share`` its share:
-    where labels are systematically wrong it names the digit the folder really holds
-    (folder "3" mostly 7s), which no share of wrong labels says. An empty folder has neither.
+    A share is the fraction of the folder's images whose prediction (or true label) differs from
+    the folder (NaN for an empty folder). ``main_reading`` is the class the clean model reads most
+    often in the folder: with systematic noise, the digit the folder really holds.
     """
     num_classes = len(class_names)
     given = as_labels(given_labels, num_classes, "given_labels")
     images = np.bincount(given, minlength=num_classes)
 
-    def other_labels(other: Any, name: str) -> np.ndarray:
-        labels = as_labels(other, num_classes, name)
-        if len(labels) != len(given):
+    def share(counts: np.ndarray) -> np.ndarray:
+        return np.divide(counts, images, out=np.full(num_classes, np.nan), where=images > 0)
+
+    def checked(other: Any, name: str) -> np.ndarray:
+        if len(labels := as_labels(other, num_classes, name)) != len(given):
             raise ValueError(f"{name} has {len(labels)} labels, given_labels {len(given)}")
         return labels
 
-    def share_wrong(labels: np.ndarray) -> np.ndarray:
-        wrong = np.bincount(given[labels != given], minlength=num_classes)
-        return np.divide(wrong, images, out=np.full(num_classes, np.nan), where=images > 0)
-
-    predicted = other_labels(predicted_labels, "predicted_labels")
-    readings = np.bincount(given * num_classes + predicted, minlength=num_classes**2).reshape(num_classes, num_classes)
+    predicted = checked(predicted_labels, "predicted_labels")
+    readings = _counts(given, predicted, num_classes)
     table = pd.DataFrame({
-        "folder": list(class_names), "images": images, "estimated_wrong_share": share_wrong(predicted),
+        "folder": list(class_names), "images": images,
+        "estimated_wrong_share": share(np.bincount(given[predicted != given], minlength=num_classes)),
         "main_reading": [class_names[c] if n else None for c, n in zip(readings.argmax(axis=1), images)],
-        "main_reading_share": np.divide(readings.max(axis=1), images, out=np.full(num_classes, np.nan), where=images > 0),
+        "main_reading_share": share(readings.max(axis=1)),
     })
     if true_labels is not None:
-        table["true_wrong_share"] = share_wrong(other_labels(true_labels, "true_labels"))
+        wrong = checked(true_labels, "true_labels") != given
+        table["true_wrong_share"] = share(np.bincount(given[wrong], minlength=num_classes))
     return table
 
 
 def flag_suspect_labels(given_labels: Any, probabilities: Any, loss_threshold: float, min_confidence: float) -> np.ndarray:
-    """Bool [N]: the clean model's loss -log p[given] exceeds ``loss_threshold`` and it picks another class with p >= ``min_confidence``.
-
-    Both conditions are needed: a high loss alone also marks images the model merely
-    finds hard (flat probabilities), which are not evidence of a wrong label.
-    """
+    """Bool [N]: the clean model's loss -log p[given] exceeds ``loss_threshold`` and it picks another class with
+    p >= ``min_confidence`` (a high loss alone also marks images it merely finds hard, flat probabilities)."""
     probabilities = to_numpy(probabilities).astype(np.float64)
     if probabilities.ndim != 2:
         raise ValueError(f"probabilities must be [N, C], got shape {probabilities.shape}")
@@ -372,23 +331,17 @@ def flag_suspect_labels(given_labels: Any, probabilities: Any, loss_threshold: f
 def apply_label_policy(
     given_labels: Any, probabilities: Any, suspect: np.ndarray, policy: str
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Apply ``policy`` to the labels marked in ``suspect`` (bool [N]).
-
-    Returns ``(kept, labels, summary)``: int64 indices of the images kept, their labels
-    (the given labels' dtype), and ``{policy, images, suspects, dropped, relabelled}``.
-    "drop" leaves suspects out, "relabel" keeps all and gives suspects the model's top
-    class, "none" changes nothing (the suspects are still counted).
-    """
+    """``(kept, labels, summary)`` after ``policy`` on the labels marked in ``suspect`` (bool [N]): int64 indices of
+    the images kept, their labels (the given labels' dtype) and ``{policy, images, suspects, dropped, relabelled}``.
+    "drop" leaves suspects out, "relabel" gives them the model's top class, "none" changes nothing (but counts)."""
     if policy not in POLICIES:
         raise ValueError(f"unknown label policy {policy!r}; valid policies are {', '.join(POLICIES)}")
     labels = to_numpy(given_labels).ravel().copy()  # a copy, so relabelling never writes into the caller's array
     suspect = to_numpy(suspect).astype(bool).ravel()  # ~ on an int array would not be "not"
     if len(suspect) != len(labels):
         raise ValueError(f"suspect has {len(suspect)} flags for {len(labels)} labels")
-    kept = np.arange(len(labels), dtype=np.int64)
-    if policy == "drop":
-        kept = kept[~suspect]
-    elif policy == "relabel":
+    kept = np.flatnonzero(~suspect) if policy == "drop" else np.arange(len(labels), dtype=np.int64)
+    if policy == "relabel":
         labels[suspect] = to_numpy(probabilities).argmax(axis=1)[suspect].astype(labels.dtype)
     suspects = int(suspect.sum())  # a plain int, not numpy's, so the summary serialises anywhere
     if policy == "drop" and suspects > len(labels) / 2:

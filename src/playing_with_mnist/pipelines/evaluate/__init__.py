@@ -1,5 +1,3 @@
 """A labelled test zip -> accuracy, per-class accuracy and confusion matrix of the trained model."""
 
-from .pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
+from .pipeline import create_pipeline as create_pipeline

@@ -14,12 +14,9 @@ logger = logging.getLogger(__name__)
 
 
 def mnist_model_input(raw_mnist: dict[str, Any], input_params: dict[str, Any], preprocess_params: dict[str, Any]) -> tuple[dict, dict]:
-    """MNIST's training and test images as one cache (``mnist_images``) and its split (``mnist_split``).
-
-    ``input_params``: ``invert`` (MNIST's white ink on black to Task 1's dark on white, see
-    :func:`array_images`), ``max_train_images`` (the first N training images only; null for
-    all). Images go to ``preprocess_params["image_size"]``, as Task 1's do.
-    """
+    """MNIST's training and test images at Task 1's ``image_size`` as one cache (``mnist_images``) and its split
+    (``mnist_split``). ``input_params``: ``invert`` (white ink on black to Task 1's dark on white, :func:`array_images`),
+    ``max_train_images`` (the first N training images only; null for all)."""
     size, invert = int(preprocess_params["image_size"]), bool(input_params["invert"])
     limit = input_params.get("max_train_images")
     train_images, train_labels = raw_mnist["train_images"], raw_mnist["train_labels"]

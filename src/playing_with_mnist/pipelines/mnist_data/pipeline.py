@@ -6,13 +6,7 @@ from .nodes import mnist_model_input
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
-        [
-            Node(
-                mnist_model_input,
-                inputs=["raw_mnist", "params:mnist_input", "params:preprocess"],
-                outputs=["mnist_images", "mnist_split"],
-                name="mnist_model_input",
-            ),
-        ]
-    )
+    return Pipeline([
+        Node(mnist_model_input, ["raw_mnist", "params:mnist_input", "params:preprocess"], ["mnist_images", "mnist_split"],
+             name="mnist_model_input"),
+    ])

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 
 from playing_with_mnist.analysis.figures import compare_runs
 from playing_with_mnist.analysis.metrics import THRESHOLDS, comparison_markdown
-from playing_with_mnist.reporting import describe_source
+from playing_with_mnist.reporting import describe_source, markdown
 from playing_with_mnist.training.checkpoints import TrainedModel
 
 logger = logging.getLogger(__name__)
@@ -39,21 +39,19 @@ def write_transfer_document(comparison: pd.DataFrame, digits_history: pd.DataFra
     """Task 2's results as Markdown: the data, the digits model, the comparison and its verdict."""
     digits = digits_history.iloc[-1]
     thresholds = ", ".join(f"{t:.0%}" for t in THRESHOLDS)
-    return "\n".join([
+    return markdown(
         "# Task 2: does pretraining on the handwritten digits help on MNIST?",
-        "",
-        f"- MNIST: {describe_source(mnist_images['source'])}, {len(mnist_split['train']):,} training and "
-        f"{len(mnist_split['test']):,} test images, brought to 32x32 by Task 1's preprocessing.",
-        "- The pretrained digits model: the seed's ResNet trained on the digit classes 0-9 of Task 1's data "
-        f"(Task 1's images and train/val split) for {int(digits['epoch'])} epoch(s); validation accuracy "
-        f"{digits['val_accuracy']:.2%} "
-        f"(best {digits_history['val_accuracy'].max():.2%}).",
-        "- Two MNIST runs, same seed, hyper-parameters and number of epochs: from a random initialisation "
-        "(`scratch`) and from the digits model with a new 10-way head (`pretrained`). "
-        "Test accuracy is measured after every epoch. The run that ends higher is published as `mnist_model`, "
-        f"the model Task 3 starts from: here `{mnist_model.selected_run}`.",
-        "",
+        [
+            f"- MNIST: {describe_source(mnist_images['source'])}, {len(mnist_split['train']):,} training and "
+            f"{len(mnist_split['test']):,} test images, brought to 32x32 by Task 1's preprocessing.",
+            "- The pretrained digits model: the seed's ResNet trained on the digit classes 0-9 of Task 1's data "
+            f"(Task 1's images and train/val split) for {int(digits['epoch'])} epoch(s); validation accuracy "
+            f"{digits['val_accuracy']:.2%} (best {digits_history['val_accuracy'].max():.2%}).",
+            "- Two MNIST runs, same seed, hyper-parameters and number of epochs: from a random initialisation "
+            "(`scratch`) and from the digits model with a new 10-way head (`pretrained`). "
+            "Test accuracy is measured after every epoch. The run that ends higher is published as `mnist_model`, "
+            f"the model Task 3 starts from: here `{mnist_model.selected_run}`.",
+        ],
         f"## Verdict, and epochs and seconds to {thresholds} test accuracy",
-        "",
         *comparison_markdown(comparison, baseline="scratch"),
-    ])
+    )

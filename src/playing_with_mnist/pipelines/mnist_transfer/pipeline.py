@@ -1,25 +1,17 @@
-"""Wiring of the ``mnist_transfer`` pipeline (Task 2).
-
-Task 1's preprocessing and the MNIST input, then three instances of the one training
-pipeline (``digits``, ``scratch``, ``pretrained``) under the ``mnist_transfer`` namespace,
-then the comparison. The MNIST run that ends with the higher test accuracy is published
-as ``mnist_model``: Task 3 starts from it and uses it as its clean model.
-"""
+"""Wiring of the ``mnist_transfer`` pipeline (Task 2): three instances of the one training pipeline (``digits``,
+``scratch``, ``pretrained``) under the ``mnist_transfer`` namespace, then the comparison; the better MNIST run is
+published as ``mnist_model``, Task 3's start and clean model."""
 
 from kedro.pipeline import Node, Pipeline
 
 from playing_with_mnist.ingest.model_input import digit_subset
 from playing_with_mnist.training.pipeline import training_pipeline
 
-from .nodes import (
-    compare_transfer,
-    select_mnist_model,
-    write_transfer_document,
-)
+from .nodes import compare_transfer, select_mnist_model, write_transfer_document
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    experiment = Pipeline(
+    return Pipeline(
         [
             Node(digit_subset, ["character_images", "train_val_split"], ["digit_images", "digit_split"],
                  name="select_digit_classes"),
@@ -39,4 +31,3 @@ def create_pipeline(**kwargs) -> Pipeline:
         outputs={"mnist_model"},
         parameters={"params:train", "params:digits_train", "params:mnist_train"},
     )
-    return experiment

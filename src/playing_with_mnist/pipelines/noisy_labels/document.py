@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from playing_with_mnist.analysis.metrics import comparison_markdown
-from playing_with_mnist.reporting import describe_source, figure_markdown
+from playing_with_mnist.reporting import describe_source, figure_markdown, markdown
 from playing_with_mnist.training.checkpoints import TrainedModel
 
 
@@ -38,73 +38,55 @@ def _other_digit_folders(wrong_share: pd.DataFrame) -> str:
 def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any], wrong_share: pd.DataFrame,
                          cleaning_summary: dict[str, Any], noisy_split: dict[str, Any], noisy_input: dict[str, Any],
                          mnist_model: TrainedModel) -> str:
-    """Task 3's results as Markdown: the data, the noise analysis, the cleaning, the four runs and a verdict.
-
-    Links carry ``{save_version}``, which the report dataset fills with this run's version.
-    """
-    return "\n".join([
+    """Task 3's results as Markdown: the data, the noise analysis, the cleaning, the four runs and a verdict
+    (links carry ``{save_version}``, which the report dataset fills with this run's version)."""
+    return markdown(
         "# Task 3: training on labels that cannot be trusted",
-        "",
-        f"- Training set: {describe_source(noisy_input['source'])}, {len(noisy_split['train']):,} images in folders 0-9; "
-        f"scored after every epoch on the MNIST test set ({len(noisy_split['test']):,} images).",
-        f"- Clean model: Task 2's MNIST model (`mnist_model`, its `{mnist_model.selected_run or '?'}` run, trained on clean labels), "
-        f"{_pct(noise_summary['clean_model_test_accuracy'])} accuracy on the MNIST test set. Every estimate below is only as good as it is: "
-        "its own mistakes count as wrong labels.",
-        "",
+        [f"- Training set: {describe_source(noisy_input['source'])}, {len(noisy_split['train']):,} images in folders 0-9; "
+         f"scored after every epoch on the MNIST test set ({len(noisy_split['test']):,} images).",
+         f"- Clean model: Task 2's MNIST model (`mnist_model`, its `{mnist_model.selected_run or '?'}` run, trained on clean labels), "
+         f"{_pct(noise_summary['clean_model_test_accuracy'])} accuracy on the MNIST test set. Every estimate below is only as good as it is: "
+         "its own mistakes count as wrong labels."],
         *_noise(noise_summary, wrong_share),
         *_cleaning(cleaning_summary),
-        "",
         "## Four runs, scored on the MNIST test set",
-        "",
         "`scratch`: random initialisation; `from_task1`: Task 1's 62-class model with a new head; "
         "`from_task2`: Task 2's MNIST model; `cleaned`: random initialisation on the cleaned labels. "
         "Same seed, hyper-parameters and epochs.",
-        "",
         *comparison_markdown(comparison, baseline="scratch"),
-    ])
+    )
 
 
-def _noise(noise_summary: dict[str, Any], wrong_share: pd.DataFrame) -> list[str]:
+def _noise(noise_summary: dict[str, Any], wrong_share: pd.DataFrame) -> list:
     """How noisy the labels are, against the truth where it is known, and the figures."""
     known = noise_summary["true_wrong_share"] is not None
     difference = noise_summary["estimate_vs_truth"]
     noisiest = wrong_share.nlargest(3, "estimated_wrong_share")
     return [
         "## How noisy are the labels?",
-        "",
-        f"The clean model disagrees with the folder for **{_pct(noise_summary['estimated_wrong_share'])}** of the images"
-        + (f"; the true share of wrong labels is **{_pct(noise_summary['true_wrong_share'])}**." if known else
-           " (the true share is unknown for this zip)."),
-        "Noisiest folders (estimated): " + ", ".join(f"`{r.folder}` {r.estimated_wrong_share:.0%}" for r in noisiest.itertuples()) + ".",
-        _other_digit_folders(wrong_share),
-        "",
-        *([f"Estimated noise matrix against the true one: mean absolute difference {difference['mean_abs_error']:.3f}, "
-           f"largest {difference['max_abs_error']:.3f}, on the diagonal {difference['diagonal_mean_abs_error']:.3f}.", ""]
-          if known else []),
+        [f"The clean model disagrees with the folder for **{_pct(noise_summary['estimated_wrong_share'])}** of the images"
+         + (f"; the true share of wrong labels is **{_pct(noise_summary['true_wrong_share'])}**." if known else
+            " (the true share is unknown for this zip)."),
+         "Noisiest folders (estimated): " + ", ".join(f"`{r.folder}` {r.estimated_wrong_share:.0%}" for r in noisiest.itertuples()) + ".",
+         _other_digit_folders(wrong_share)],
+        f"Estimated noise matrix against the true one: mean absolute difference {difference['mean_abs_error']:.3f}, "
+        f"largest {difference['max_abs_error']:.3f}, on the diagonal {difference['diagonal_mean_abs_error']:.3f}." if known else None,
         figure_markdown("Noise matrix", "noise_matrix.png"),
-        "",
         figure_markdown("Wrong labels per folder", "wrong_label_share.png"),
-        "",
         "Images of every folder, titled with the clean model's reading (red: it disagrees with the folder):",
-        "",
         figure_markdown("Images per folder", "folder_samples.png"),
-        "",
     ]
 
 
-def _cleaning(cleaning_summary: dict[str, Any]) -> list[str]:
+def _cleaning(summary: dict[str, Any]) -> list:
     """What the cleaning flagged, and against the truth where it is known."""
     lines = [
-        "## Cleaning the labels",
-        "",
-        f"Policy `{cleaning_summary['policy']}`: {cleaning_summary['suspects']:,} of {cleaning_summary['images']:,} images "
-        f"flagged (the clean model's loss on the folder label is high and it is sure of another digit); "
-        f"{cleaning_summary['dropped']:,} dropped, {cleaning_summary['relabelled']:,} relabelled.",
+        f"Policy `{summary['policy']}`: {summary['suspects']:,} of {summary['images']:,} images flagged (the clean model's "
+        f"loss on the folder label is high and it is sure of another digit); {summary['dropped']:,} dropped, "
+        f"{summary['relabelled']:,} relabelled.",
     ]
-    if "wrong_share_after" in cleaning_summary:
-        lines.append(
-            f"Of the flags, {_pct(cleaning_summary['flags_that_were_wrong_labels'])} were wrong labels; "
-            f"{_pct(cleaning_summary['wrong_labels_flagged'])} of the wrong labels were flagged. Wrong labels in the "
-            f"training set: {_pct(cleaning_summary['wrong_share_before'])} before, {_pct(cleaning_summary['wrong_share_after'])} after."
-        )
-    return lines
+    if "wrong_share_after" in summary:
+        lines.append(f"Of the flags, {_pct(summary['flags_that_were_wrong_labels'])} were wrong labels; "
+                     f"{_pct(summary['wrong_labels_flagged'])} of the wrong labels were flagged. Wrong labels in the "
+                     f"training set: {_pct(summary['wrong_share_before'])} before, {_pct(summary['wrong_share_after'])} after.")
+    return ["## Cleaning the labels", lines]

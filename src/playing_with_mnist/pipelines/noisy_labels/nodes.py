@@ -20,10 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 def decode_noisy_digits(raw_noisy_digits: CharacterArchive, preprocess_params: dict[str, Any]) -> ModelInput:
-    """Every image of the noisy zip at Task 1's size, with its folder as label (Task 1's decoder).
-
-    The folders must be the digits ``0`` .. ``9``; the labels are the digits themselves.
-    """
+    """Every image of the noisy zip at Task 1's size (Task 1's decoder), labelled by its folder: the digits ``0`` .. ``9``."""
     cache, _ = decode_archive(raw_noisy_digits, preprocess_params)
     if sorted(cache["class_names"]) != DIGITS:
         raise ValueError(f"{raw_noisy_digits.path.name}: expected folders 0-9, found {', '.join(cache['class_names'])}")
@@ -43,9 +40,8 @@ def noisy_model_input(noisy_images: dict[str, Any], mnist_images: dict[str, Any]
 
 
 def known_label_truth(raw_noisy_digits: CharacterArchive, noisy_images: ModelInput) -> dict[str, Any]:
-    """The true label of every decoded image and the noise matrix, where the zip's maker hands
-    them over (the synthetic stand-in, see ``CharacterArchive.known_labels``); ``{"known":
-    False}`` for a real zip, whose truth nobody knows."""
+    """The true label of every decoded image and the noise matrix where the zip's maker hands them over (the
+    synthetic stand-in, ``CharacterArchive.known_labels``); ``{"known": False}`` for a real zip."""
     if raw_noisy_digits.known_labels is None:
         return {"known": False}
     known = raw_noisy_digits.known_labels()
@@ -68,23 +64,18 @@ def clean_model_probabilities(mnist_model: TrainedModel, noisy_input: dict[str, 
 
 def analyse_noise(noisy_input: dict[str, Any], noisy_split: dict[str, Any], probabilities: torch.Tensor, clean_accuracy: float,
                   truth: dict[str, Any], params: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame, Figure, Figure, Figure, dict]:
-    """Where the folder and the clean model disagree: the estimated noise matrix (as a table and
-    a heat map beside the truth when known), the share of wrong labels per folder (table and
-    bars), a grid of images per folder titled with the clean model's reading, and a summary."""
-    index = noisy_split["train"]
+    """Where the folder and the clean model disagree: the estimated noise matrix (table, and heat map beside the
+    truth when known), wrong labels per folder (table and bars), images per folder with the clean model's reading,
+    and a summary."""
+    index, names, true_labels = noisy_split["train"], list(noisy_input["class_names"]), truth.get("true_labels")
     given, predicted = noisy_input["labels"][index], probabilities.argmax(1)
-    names = list(noisy_input["class_names"])
-    true_labels = truth["true_labels"] if truth["known"] else None
     estimate = metrics.noise_matrix_estimate(given, predicted, len(names))
     empirical = metrics.empirical_noise_matrix(given, true_labels, len(names)) if truth["known"] else None
     shares = metrics.wrong_label_share(given, predicted, names, true_labels)
-    summary = {
-        "images": len(index),
-        "clean_model_test_accuracy": clean_accuracy,
-        "estimated_wrong_share": float((predicted != given).float().mean()),
-        "true_wrong_share": float((true_labels != given).float().mean()) if truth["known"] else None,
-        "estimate_vs_truth": metrics.matrix_difference(estimate, empirical) if truth["known"] else None,
-    }
+    summary = {"images": len(index), "clean_model_test_accuracy": clean_accuracy,
+               "estimated_wrong_share": float((predicted != given).float().mean()),
+               "true_wrong_share": float((true_labels != given).float().mean()) if truth["known"] else None,
+               "estimate_vs_truth": metrics.matrix_difference(estimate, empirical) if truth["known"] else None}
     table = pd.DataFrame(estimate, index=pd.Index(names, name="true (clean model)"), columns=names).reset_index()
     return (table, shares, figures.plot_noise_matrices(estimate, names, empirical), figures.plot_wrong_share(shares),
             figures.plot_folder_grid(noisy_input["images"][index], given, names, int(params["grid_per_folder"]), predicted), summary)
@@ -95,8 +86,7 @@ def clean_training_set(noisy_input: dict[str, Any], noisy_split: dict[str, Any],
     """The noisy training set after ``params["cleaning"]`` (policy drop | relabel | none, see
     :func:`metrics.flag_suspect_labels` and :func:`metrics.apply_label_policy`); the test images are
     unchanged. With known truth the summary says how many flags were right and how much noise is left."""
-    cleaning = params["cleaning"]
-    index = noisy_split["train"]
+    cleaning, index = params["cleaning"], noisy_split["train"]
     given = noisy_input["labels"][index]
     flagged = metrics.flag_suspect_labels(given, probabilities, float(cleaning["loss_threshold"]), float(cleaning["min_confidence"]))
     kept, labels, summary = metrics.apply_label_policy(given, probabilities, flagged, cleaning["policy"])

@@ -1,28 +1,17 @@
-"""Wiring of the ``noisy_labels`` pipeline (Task 3).
-
-Reads two trained models from the catalog: ``trained_model`` (Task 1, ``kedro run``) and
-``mnist_model`` (Task 2, ``kedro run --pipelines=mnist_transfer``). Four instances of the
-one training pipeline run under the ``noisy_labels`` namespace.
-"""
+"""Wiring of the ``noisy_labels`` pipeline (Task 3): four instances of the one training pipeline under the
+``noisy_labels`` namespace. Reads ``trained_model`` (Task 1) and ``mnist_model`` (Task 2) from the catalog."""
 
 from kedro.pipeline import Node, Pipeline
 
 from playing_with_mnist.training.pipeline import training_pipeline
 
 from .document import write_noisy_document
-from .nodes import (
-    analyse_noise,
-    clean_model_probabilities,
-    clean_training_set,
-    compare_noisy,
-    decode_noisy_digits,
-    known_label_truth,
-    noisy_model_input,
-)
+from .nodes import (analyse_noise, clean_model_probabilities, clean_training_set, compare_noisy, decode_noisy_digits,
+                    known_label_truth, noisy_model_input)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    experiment = Pipeline(
+    return Pipeline(
         [
             Node(decode_noisy_digits, ["raw_noisy_digits", "params:preprocess"], "noisy_images", name="decode_noisy_digits"),
             Node(noisy_model_input, ["noisy_images", "mnist_images", "mnist_split", "params:mnist_input"],
@@ -49,4 +38,3 @@ def create_pipeline(**kwargs) -> Pipeline:
         inputs={"raw_noisy_digits", "mnist_images", "mnist_split", "trained_model", "mnist_model"},
         parameters={"params:preprocess", "params:mnist_input", "params:train", "params:noisy_train", "params:noisy_labels"},
     )
-    return experiment

@@ -1,5 +1,3 @@
 """Zip of character images -> cached 32x32 grayscale tensors and a train/val split."""
 
-from .pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
+from .pipeline import create_pipeline as create_pipeline

@@ -25,14 +25,9 @@ def cache_key(archive: CharacterArchive, params: dict[str, Any]) -> str:
 def build_image_cache(
     archive: CharacterArchive, previous_cache: dict | None, params: dict[str, Any]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Decode every image of ``archive`` to ``image_size`` x ``image_size`` grayscale uint8.
-
-    ``previous_cache`` is what the last run saved (or ``None``): when it was made from
-    the same zip with the same settings it is returned as is and nothing is decoded.
-
-    Returns the cache (a :class:`ModelInput` plus its ``cache_key`` and ``summary``) and a
-    summary of what was kept, skipped and broken (see :func:`decode_archive`).
-    """
+    """Every image of ``archive`` decoded to ``image_size`` x ``image_size`` grayscale uint8 (a :class:`ModelInput`
+    plus its ``cache_key`` and ``summary``), and the summary of what was kept, skipped and broken (:func:`decode_archive`).
+    ``previous_cache`` (what the last run saved, or ``None``) is returned as is when made from the same zip and settings."""
     key = cache_key(archive, params)
     if previous_cache is not None and previous_cache.get("cache_key") == key:
         logger.info("Cache matches %s: decoding nothing", archive.source.get("name", archive.source["kind"]))

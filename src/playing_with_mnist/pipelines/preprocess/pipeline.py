@@ -8,20 +8,9 @@ from .nodes import build_image_cache, plot_sample_inputs
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline(
-        [
-            Node(
-                build_image_cache,
-                inputs=["raw_character_zip", "previous_character_images", "params:preprocess"],
-                outputs=["character_images", "preprocess_summary"],
-                name="build_image_cache",
-            ),
-            Node(
-                split_train_val,
-                inputs=["character_images", "params:split"],
-                outputs="train_val_split",
-                name="split_train_val",
-            ),
-            Node(plot_sample_inputs, "character_images", "sample_inputs", name="plot_sample_inputs"),
-        ]
-    )
+    return Pipeline([
+        Node(build_image_cache, ["raw_character_zip", "previous_character_images", "params:preprocess"],
+             ["character_images", "preprocess_summary"], name="build_image_cache"),
+        Node(split_train_val, ["character_images", "params:split"], "train_val_split", name="split_train_val"),
+        Node(plot_sample_inputs, "character_images", "sample_inputs", name="plot_sample_inputs"),
+    ])

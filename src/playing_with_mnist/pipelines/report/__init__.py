@@ -1,5 +1,3 @@
 """History and model -> metrics, graphs and the filled-in Results document."""
 
-from .pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
+from .pipeline import create_pipeline as create_pipeline

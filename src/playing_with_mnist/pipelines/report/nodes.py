@@ -1,7 +1,4 @@
-"""Nodes of the ``report`` pipeline: metrics, curves and the validation analyses.
-
-The Results document itself is written by ``results_document.py``.
-"""
+"""Nodes of the ``report`` pipeline: metrics, curves and the validation analyses (the document: ``results_document.py``)."""
 
 from __future__ import annotations
 
@@ -12,7 +9,7 @@ import pandas as pd
 import torch
 
 from playing_with_mnist.analysis import figures, inference, metrics
-from playing_with_mnist.analysis.figures import STYLE, new_figure, plot_image_grid
+from playing_with_mnist.analysis.figures import epoch_axes, plot_image_grid, styled
 from playing_with_mnist.reporting import describe_source
 from playing_with_mnist.training.checkpoints import TrainedModel
 
@@ -20,43 +17,28 @@ from playing_with_mnist.training.checkpoints import TrainedModel
 def summarise_training(
     training_history: pd.DataFrame, trained_model: TrainedModel, validation_predictions: pd.DataFrame
 ) -> dict[str, Any]:
-    """The seed's four accuracies (fractions), the epochs of the maxima, source and device.
-
-    Also the saved model's own validation accuracy, 62-class and case-folded (o/O counted
-    right), from ``validation_predictions``: with test-time augmentation when the model
-    uses it, so it can differ from the last epoch's.
-    """
-    history = training_history
-    best_train, best_val = history["train_accuracy"].idxmax(), history["val_accuracy"].idxmax()
-    last = history.iloc[-1]
-    run = trained_model.run
-    return {
-        "max_train_accuracy": float(history.loc[best_train, "train_accuracy"]),
-        "max_train_accuracy_epoch": int(history.loc[best_train, "epoch"]),
-        "max_val_accuracy": float(history.loc[best_val, "val_accuracy"]),
-        "max_val_accuracy_epoch": int(history.loc[best_val, "epoch"]),
-        "last_train_accuracy": float(last["train_accuracy"]),
-        "last_val_accuracy": float(last["val_accuracy"]),
-        "last_train_loss": float(last["train_loss"]),
-        "last_val_loss": float(last["val_loss"]),
+    """The seed's four accuracies (fractions), the epochs of the maxima, source and device; also the saved model's
+    own validation accuracy, 62-class and case-folded (o/O counted right), from ``validation_predictions`` (with
+    test-time augmentation when the model uses it, so it can differ from the last epoch's)."""
+    history, run, last = training_history, trained_model.run, training_history.iloc[-1]
+    summary: dict[str, Any] = {}
+    for split in ("train", "val"):
+        best = history.loc[history[f"{split}_accuracy"].idxmax()]
+        summary |= {f"max_{split}_accuracy": float(best[f"{split}_accuracy"]), f"max_{split}_accuracy_epoch": int(best["epoch"])}
+    summary |= {f"last_{column}": float(last[column]) for column in ("train_accuracy", "val_accuracy", "train_loss", "val_loss")}
+    return summary | {
         "val_accuracy": float((validation_predictions["label"] == validation_predictions["predicted_label"]).mean()),
         "val_accuracy_case_folded": metrics.case_folded_accuracy(validation_predictions, trained_model.class_names),
-        "tta": trained_model.tta,
-        "ema": run.ema,
-        "epochs": int(last["epoch"]),
-        "training_seconds": float(history["seconds"].sum()),
-        "num_classes": len(trained_model.class_names),
-        "data_source": trained_model.source,
-        "data_source_description": describe_source(trained_model.source),
-        "device": run.device,
-        "precision": run.precision,
+        "tta": trained_model.tta, "ema": run.ema,
+        "epochs": int(last["epoch"]), "training_seconds": float(history["seconds"].sum()),
+        "num_classes": len(trained_model.class_names), "data_source": trained_model.source,
+        "data_source_description": describe_source(trained_model.source), "device": run.device, "precision": run.precision,
         "train_config": trained_model.train_config.to_dict(),
     }
 
 
 def _curves(history: pd.DataFrame, column: str, title: str, ylabel: str) -> plt.Figure:
-    figure, axes = new_figure()
-    with plt.rc_context(STYLE):
+    with styled() as (figure, axes):
         for split, colour in (("train", "#1f77b4"), ("val", "#d62728")):
             axes.plot(history["epoch"], history[f"{split}_{column}"], marker="o", markersize=3, color=colour,
                       label="training" if split == "train" else "validation")
@@ -64,12 +46,10 @@ def _curves(history: pd.DataFrame, column: str, title: str, ylabel: str) -> plt.
         axes.scatter([history.loc[best, "epoch"]], [history.loc[best, f"val_{column}"]], s=80,
                      facecolors="none", edgecolors="#d62728", zorder=3,
                      label=f"best validation (epoch {int(history.loc[best, 'epoch'])})")
-        axes.set(title=title, xlabel="epoch", ylabel=ylabel)
-        axes.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
         if column == "accuracy":
             axes.set_ylim(0, 1.02)
             axes.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
-        axes.legend(frameon=False)
+        epoch_axes(axes, title, ylabel)
     return figure
 
 
@@ -95,14 +75,9 @@ def predict_validation(trained_model: TrainedModel, character_images: dict[str, 
 def summarise_confusions(validation_predictions: pd.DataFrame, trained_model: TrainedModel) -> tuple[plt.Figure, pd.DataFrame, pd.DataFrame, plt.Figure]:
     """Confusion matrix figure, per-class accuracy (table and bar chart) and the ten most confused pairs."""
     names = trained_model.class_names
-    matrix = metrics.confusion_counts(validation_predictions, len(names))
-    per_class = metrics.per_class_accuracy(validation_predictions, names)
-    return (
-        figures.plot_confusion(matrix, names, "Validation confusion matrix (row-normalised)"),
-        per_class,
-        metrics.most_confused_pairs(matrix, names, top=10),
-        figures.plot_per_class_accuracy(per_class, "Validation accuracy per class"),
-    )
+    matrix, per_class, pairs = metrics.confusion_summary(validation_predictions, names)
+    return (figures.plot_confusion(matrix, names, "Validation confusion matrix (row-normalised)"), per_class, pairs,
+            figures.plot_per_class_accuracy(per_class, "Validation accuracy per class"))
 
 
 def plot_highest_loss(validation_predictions: pd.DataFrame, character_images: dict[str, Any], count: int = 24) -> plt.Figure:

@@ -1,5 +1,3 @@
 """The ``sweep`` pipeline: many trainings of one model (recipes x seeds) and their comparison."""
 
-from .pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
+from .pipeline import create_pipeline as create_pipeline

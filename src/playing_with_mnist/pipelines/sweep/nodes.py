@@ -7,10 +7,9 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
-from matplotlib.ticker import PercentFormatter
 
 from playing_with_mnist.analysis import inference
-from playing_with_mnist.analysis.figures import STYLE, new_figure
+from playing_with_mnist.analysis.figures import epoch_axes, styled
 from playing_with_mnist.analysis.metrics import accuracies, run_summary
 from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.sweep import recipe_and_seed
@@ -25,9 +24,8 @@ SUMMARISED = ("final_val_accuracy", "best_val_accuracy", "test_accuracy", "test_
 
 
 def score_sweep(test_zip: CharacterArchive | None, params: dict[str, Any], runs: dict[str, Any], *models: TrainedModel) -> pd.DataFrame:
-    """Each run's accuracy and case-folded accuracy (``None`` without two classes that differ only
-    by case) on the labelled test zip, decoded as that model's training images were; no rows
-    when no test zip is given (``test_zip`` is ``None``)."""
+    """Each run's accuracy and case-folded accuracy (:func:`metrics.accuracies`) on the labelled test zip, decoded
+    as that model's training images were; no rows when no test zip is given (``test_zip`` is ``None``)."""
     if test_zip is None:
         return pd.DataFrame(columns=TEST_COLUMNS)
     rows = []
@@ -43,35 +41,31 @@ def sweep_table(histories: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One row per training: run, recipe, seed, epochs, final and best validation accuracy, best
     epoch, final validation loss and seconds (``metrics.run_summary``, without thresholds)."""
     table = run_summary(histories, thresholds=()).rename(columns=RENAMED)
-    recipes, seeds = zip(*(recipe_and_seed(run) for run in table["run"])) if len(table) else ((), ())
-    table.insert(1, "recipe", list(recipes))
-    table.insert(2, "seed", pd.array(list(seeds), dtype="Int64"))
+    parsed = [recipe_and_seed(run) for run in table["run"]]
+    table.insert(1, "recipe", [recipe for recipe, _ in parsed])
+    table.insert(2, "seed", pd.array([seed for _, seed in parsed], dtype="Int64"))
     return table
 
 
 def recipe_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Per recipe: how many runs, and the mean, standard deviation (n-1; 0 for one run), minimum
-    and maximum of the final and of the best validation accuracy, and of both test accuracies
-    where the table has them."""
-    rows = []
-    for recipe, runs in table.groupby("recipe", sort=False):
-        row: dict[str, Any] = {"recipe": recipe, "runs": len(runs)}
-        for column in (column for column in SUMMARISED if column in table):
-            values = runs[column].astype(float)
-            row |= {f"{column}_mean": values.mean(), f"{column}_std": values.std(ddof=1) if len(values) > 1 else 0.0,
-                    f"{column}_min": values.min(), f"{column}_max": values.max()}
-        rows.append(row)
-    return pd.DataFrame(rows)
+    """Per recipe: how many runs, and the mean, standard deviation (n-1; 0 for one run), minimum and maximum of
+    each of ``SUMMARISED`` that the table has."""
+    columns = [column for column in SUMMARISED if column in table]
+    recipes = table.astype({column: float for column in columns}).groupby("recipe", sort=False)
+    stats = recipes[columns].agg(["mean", "std", "min", "max"])
+    runs = recipes.size().rename("runs")
+    stats.loc[runs == 1, [column for column in stats.columns if column[1] == "std"]] = 0.0
+    stats.columns = [f"{column}_{statistic}" for column, statistic in stats.columns]
+    return pd.concat([runs, stats], axis=1).reset_index()
 
 
 def plot_sweep_curves(histories: dict[str, pd.DataFrame]) -> plt.Figure:
     """Validation accuracy per epoch: every run as a thin line, and per recipe the mean over its
     runs with a band of one standard deviation."""
-    figure, axes = new_figure()
     groups: dict[str, list[pd.DataFrame]] = {}
     for run, history in histories.items():
         groups.setdefault(recipe_and_seed(run)[0], []).append(history.sort_values("epoch"))
-    with plt.rc_context(STYLE):
+    with styled() as (figure, axes):
         for index, (recipe, runs) in enumerate(groups.items()):
             colour = f"C{index}"
             for history in runs:
@@ -80,11 +74,8 @@ def plot_sweep_curves(histories: dict[str, pd.DataFrame]) -> plt.Figure:
             mean, spread = curves.mean(axis=1), curves.std(axis=1, ddof=1).fillna(0.0)
             axes.plot(mean.index, mean, color=colour, lw=2, marker="o", markersize=3, label=f"{recipe} (mean of {len(runs)})")
             axes.fill_between(mean.index, mean - spread, mean + spread, color=colour, alpha=0.15, lw=0)
-        axes.set(title="Sweep: validation accuracy per epoch (band: one standard deviation)", xlabel="epoch",
-                 ylabel="validation accuracy")
-        axes.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
-        axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-        axes.legend(frameon=False, loc="lower right")
+        epoch_axes(axes, "Sweep: validation accuracy per epoch (band: one standard deviation)", "validation accuracy",
+                   percent=True, loc="lower right")
     return figure
 
 

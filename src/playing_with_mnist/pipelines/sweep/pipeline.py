@@ -1,12 +1,6 @@
-"""Wiring of the ``sweep`` pipeline: one training per configuration of ``sweep.runs``, then one comparison.
-
-The configurations are read when the pipelines are registered (``playing_with_mnist.sweep``):
-each is an instance of the one training pipeline under ``sweep.<run>``, on Task 1's cache
-and split, with ``params:sweep.runs.<run>`` laid over ``params:train``. The trainings do not
-depend on each other, so a parallel runner (``playing_with_mnist.runner.DaskRunner``) runs
-them side by side. One node scores every saved model on ``sweep.test_character_zip`` (nothing
-without ``--params=sweep.test_zip=...``); the comparison takes the histories and those scores.
-"""
+"""Wiring of the ``sweep`` pipeline: per run of ``sweep.runs`` (read at registration, ``playing_with_mnist.sweep``)
+an independent training under ``sweep.<run>`` on Task 1's cache and split, with ``params:sweep.runs.<run>`` laid
+over ``params:train`` (a parallel runner runs them side by side); then the test-zip scores and the comparison."""
 
 from kedro.pipeline import Node, Pipeline
 

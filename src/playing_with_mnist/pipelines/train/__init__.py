@@ -1,5 +1,3 @@
 """Cached tensors + split -> trained ResNet and its per-epoch history."""
 
-from .pipeline import create_pipeline
-
-__all__ = ["create_pipeline"]
+from .pipeline import create_pipeline as create_pipeline

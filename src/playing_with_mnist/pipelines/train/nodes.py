@@ -13,11 +13,8 @@ logger = logging.getLogger(__name__)
 
 
 def check_cache_is_current(raw_character_zip: CharacterArchive, character_images: dict[str, Any]) -> dict[str, Any]:
-    """Return the cache if it was made from the data the catalog points at now.
-
-    Only fingerprints are compared (a sha256 of the zip); nothing is decoded. A cache
-    made from other data stops the run, saying to run preprocess again.
-    """
+    """The cache, if it was made from the data the catalog points at now (by fingerprint, a sha256 of the zip);
+    a cache of other data stops the run, saying to run preprocess again."""
     if raw_character_zip.fingerprint != character_images["fingerprint"]:
         raise ValueError(
             f"character_images was made from {describe_source(character_images['source'])}, but the data is now "
@@ -32,11 +29,8 @@ def _describe_split(settings: dict[str, Any]) -> str:
 
 
 def check_split_is_current(train_val_split: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """Return the split if it was made with this run's ``split`` parameters (``val_fraction``, ``seed``).
-
-    A split saved by a run under another ``--env`` or ``--params`` (conf/tuned's share
-    differs from conf/base's) stops the run, saying to run preprocess again.
-    """
+    """The split, if it was made with this run's ``split`` parameters (``val_fraction``, ``seed``); one saved under
+    another ``--env`` or ``--params`` stops the run, saying to run preprocess again."""
     wanted = split_settings(params)
     made = {name: train_val_split[name] for name in wanted}
     if made != wanted:
