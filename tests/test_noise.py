@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from playing_with_mnist.analysis.figures import plot_folder_grid, plot_noise_matrices, plot_wrong_share
-from playing_with_mnist.analysis.metrics import (
+from playing_with_mnist.analysis.noise import (
     apply_label_policy,
     empirical_noise_matrix,
     flag_suspect_labels,

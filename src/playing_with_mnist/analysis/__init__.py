@@ -1,1 +1,1 @@
-"""Analysis of trained models: ``inference`` (using a model), ``metrics`` (numbers) and ``figures``."""
+"""Analysis of trained models: ``inference`` (using a model), ``metrics`` (accuracies, run comparisons), ``noise`` (label noise) and ``figures``."""

@@ -18,7 +18,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import PowerNorm  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
-from .metrics import THRESHOLDS, as_labels, run_summary, to_numpy  # noqa: E402
+from .metrics import THRESHOLDS, run_summary  # noqa: E402
+from .noise import as_labels, to_numpy  # noqa: E402
 
 if TYPE_CHECKING:
     import torch

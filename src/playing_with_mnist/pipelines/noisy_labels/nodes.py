@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from playing_with_mnist.analysis import figures, inference, metrics
+from playing_with_mnist.analysis import figures, inference, noise
 from playing_with_mnist.analysis.figures import compare_runs
 from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.ingest.model_input import DIGITS, ModelInput, decode_archive, invert_ink, train_test_input
@@ -69,13 +69,13 @@ def analyse_noise(noisy_input: dict[str, Any], noisy_split: dict[str, Any], prob
     and a summary."""
     index, names, true_labels = noisy_split["train"], list(noisy_input["class_names"]), truth.get("true_labels")
     given, predicted = noisy_input["labels"][index], probabilities.argmax(1)
-    estimate = metrics.noise_matrix_estimate(given, predicted, len(names))
-    empirical = metrics.empirical_noise_matrix(given, true_labels, len(names)) if truth["known"] else None
-    shares = metrics.wrong_label_share(given, predicted, names, true_labels)
+    estimate = noise.noise_matrix_estimate(given, predicted, len(names))
+    empirical = noise.empirical_noise_matrix(given, true_labels, len(names)) if truth["known"] else None
+    shares = noise.wrong_label_share(given, predicted, names, true_labels)
     summary = {"images": len(index), "clean_model_test_accuracy": clean_accuracy,
                "estimated_wrong_share": float((predicted != given).float().mean()),
                "true_wrong_share": float((true_labels != given).float().mean()) if truth["known"] else None,
-               "estimate_vs_truth": metrics.matrix_difference(estimate, empirical) if truth["known"] else None}
+               "estimate_vs_truth": noise.matrix_difference(estimate, empirical) if truth["known"] else None}
     table = pd.DataFrame(estimate, index=pd.Index(names, name="true (clean model)"), columns=names).reset_index()
     return (table, shares, figures.plot_noise_matrices(estimate, names, empirical), figures.plot_wrong_share(shares),
             figures.plot_folder_grid(noisy_input["images"][index], given, names, int(params["grid_per_folder"]), predicted), summary)
@@ -84,12 +84,12 @@ def analyse_noise(noisy_input: dict[str, Any], noisy_split: dict[str, Any], prob
 def clean_training_set(noisy_input: dict[str, Any], noisy_split: dict[str, Any], probabilities: torch.Tensor,
                        truth: dict[str, Any], params: dict[str, Any]) -> tuple[dict, dict, dict]:
     """The noisy training set after ``params["cleaning"]`` (policy drop | relabel | none, see
-    :func:`metrics.flag_suspect_labels` and :func:`metrics.apply_label_policy`); the test images are
+    :func:`noise.flag_suspect_labels` and :func:`noise.apply_label_policy`); the test images are
     unchanged. With known truth the summary says how many flags were right and how much noise is left."""
     cleaning, index = params["cleaning"], noisy_split["train"]
     given = noisy_input["labels"][index]
-    flagged = metrics.flag_suspect_labels(given, probabilities, float(cleaning["loss_threshold"]), float(cleaning["min_confidence"]))
-    kept, labels, summary = metrics.apply_label_policy(given, probabilities, flagged, cleaning["policy"])
+    flagged = noise.flag_suspect_labels(given, probabilities, float(cleaning["loss_threshold"]), float(cleaning["min_confidence"]))
+    kept, labels, summary = noise.apply_label_policy(given, probabilities, flagged, cleaning["policy"])
     kept_index = index[torch.from_numpy(kept)]
     if truth["known"]:
         true_train = truth["true_labels"]

@@ -6,8 +6,15 @@ from kedro.pipeline import Node, Pipeline
 from playing_with_mnist.training.pipeline import training_pipeline
 
 from .document import write_noisy_document
-from .nodes import (analyse_noise, clean_model_probabilities, clean_training_set, compare_noisy, decode_noisy_digits,
-                    known_label_truth, noisy_model_input)
+from .nodes import (
+    analyse_noise,
+    clean_model_probabilities,
+    clean_training_set,
+    compare_noisy,
+    decode_noisy_digits,
+    known_label_truth,
+    noisy_model_input,
+)
 
 
 def create_pipeline(**kwargs) -> Pipeline:
