@@ -10,8 +10,8 @@ T = TypeVar("T")
 
 
 def from_mapping(cls: type[T], values: Mapping[str, Any], section: str) -> T:
-    """``cls(**values)``; a name ``cls`` does not have is a ValueError naming ``section.<name>``,
-    as is a value the class refuses (its message prefixed with ``section``)."""
+    """``cls(**values)``; a name ``cls`` does not have is a ValueError naming ``section.<name>``, and a
+    value the class refuses is its ValueError with ``section.`` before the setting it names."""
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(values) - known)
     if unknown:
@@ -20,6 +20,8 @@ def from_mapping(cls: type[T], values: Mapping[str, Any], section: str) -> T:
         return cls(**values)
     except TypeError as error:  # a required setting is missing
         raise ValueError(f"{section}: {error}") from None
+    except ValueError as error:  # the class's own checks start with the setting's name
+        raise ValueError(f"{section}.{error}") from None
 
 
 def default_of(field: Field) -> Any:

@@ -69,11 +69,7 @@ class TrainConfig:
         for name, kind in (("model", Architecture), ("augment", AugmentConfig)):
             if not isinstance(values.get(name, {}), dict):
                 raise ValueError(f"{section}.{name} must be a mapping of settings, got {values[name]!r}")
-            try:
-                values[name] = from_mapping(kind, values.get(name, {}), f"{section}.{name}")
-            except ValueError as error:
-                message = str(error)
-                raise ValueError(message if message.startswith("unknown") else f"{section}.{name}.{message}") from None
+            values[name] = from_mapping(kind, values.get(name, {}), f"{section}.{name}")
         config = from_mapping(cls, values, section)
         config.check(section)
         return config

@@ -15,13 +15,13 @@ from .checkpoints import TrainedModel
 from .config import TrainConfig
 
 
-def architecture(config: TrainConfig, num_classes: int, train_images: torch.Tensor,
+def architecture(config: TrainConfig, num_classes: int, images: torch.Tensor, train_index: torch.Tensor,
                  initial_model: TrainedModel | None = None) -> ResNetConfig:
-    """The network for ``num_classes`` classes of ``train_images`` (uint8 [N, 1, S, S]):
-    ``config.model``'s shape, ``config.dropout``, and the input scale (the training images'
-    mean and std with ``normalize``)."""
+    """The network for ``num_classes`` classes of ``images`` (uint8 [N, 1, S, S]): ``config.model``'s
+    shape, ``config.dropout``, and the input scale (with ``normalize``, the mean and std of the
+    training images, ``images[train_index]``)."""
     shape = {f.name: getattr(config.model, f.name) for f in fields(Architecture)}
-    network = ResNetConfig(**shape, num_classes=num_classes, dropout=config.dropout, image_size=int(train_images.shape[-1]))
+    network = ResNetConfig(**shape, num_classes=num_classes, dropout=config.dropout, image_size=int(images.shape[-1]))
     if initial_model is not None:
         # The carried-over layers expect the input scale and the downsampling they were trained with
         # (the weights of both downsamplings have the same shapes, so a mismatch would load silently).
@@ -29,7 +29,7 @@ def architecture(config: TrainConfig, num_classes: int, train_images: torch.Tens
         return replace(network, input_mean=pretrained.input_mean, input_std=pretrained.input_std,
                        downsample=pretrained.downsample)
     if config.normalize:  # the images' mean and std on the model's [0, 1] scale
-        pixels = train_images.float().div(255.0)
+        pixels = images[train_index].float().div(255.0)
         return replace(network, input_mean=float(pixels.mean()), input_std=float(pixels.std().clamp_min(1e-3)))
     return network
 
@@ -43,7 +43,7 @@ def set_up_network(config: TrainConfig, model_input: dict[str, Any], train_index
     model's) and what it started from (None for a fresh start).
     """
     images = model_input["images"]
-    shape = architecture(config, len(model_input["class_names"]), images[train_index], initial_model)
+    shape = architecture(config, len(model_input["class_names"]), images, train_index, initial_model)
     torch.manual_seed(config.seed)
     network = build_model(shape)
     if initial_model is None:
