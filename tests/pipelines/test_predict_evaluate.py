@@ -49,9 +49,10 @@ def test_predict_names_a_missing_path(tmp_path: Path) -> None:
 
 
 def test_evaluate_on_the_training_zip_matches_a_direct_prediction(trained: TrainedModel, tiny_zip: Path) -> None:
-    metrics, per_class, table, figure = evaluate_test_set(CharacterArchive.from_zip(tiny_zip), trained, PREPROCESS)
-    plt.close(figure)
+    metrics, per_class, table, figure, reliability = evaluate_test_set(CharacterArchive.from_zip(tiny_zip), trained, PREPROCESS)
+    plt.close(figure), plt.close(reliability)
     assert metrics["images"] == 36 and metrics["classes"] == 6
+    assert metrics["calibration"]["temperature"] == trained.temperature and 0 <= metrics["calibration"]["ece_after"] <= 1
     assert metrics["accuracy"] == pytest.approx((table["label"] == table["predicted_label"]).mean())
     assert list(per_class["class"]) == trained.class_names and per_class["images"].sum() == 36
     assert (table["true"] == [trained.class_names[i] for i in range(6) for _ in range(6)]).all()

@@ -21,11 +21,12 @@ HISTORY = pd.DataFrame({
 MODEL = TrainedModel(
     model_config=ResNetConfig(num_classes=4), state_dict={}, class_names=["0", "1", "o", "O"], class_folders=["0", "1", "o", "O"],
     train_config=TrainConfig(), run=TrainingRun(device="cpu (test)", precision="bf16"),
-    source={"kind": "synthetic demo", "seed": 0, "generator_version": 1}, fingerprint="",
+    source={"kind": "synthetic demo", "seed": 0, "generator_version": 1}, fingerprint="", temperature=2.0,
 )
 # The saved model's validation predictions: 3 of 4 right; the one wrong is "o" read as "O".
 PREDICTIONS = pd.DataFrame({"label": [0, 1, 2, 3], "predicted_label": [0, 1, 3, 3],
-                            "true": ["0", "1", "o", "O"], "predicted": ["0", "1", "O", "O"]})
+                            "true": ["0", "1", "o", "O"], "predicted": ["0", "1", "O", "O"],
+                            "confidence": [0.9, 0.8, 0.6, 0.7], "uncalibrated_confidence": [0.99, 0.95, 0.9, 0.9]})
 SUMMARY = {"images": 160, "classes": 4, "image_size": 32, "skipped_entries": {"macOS metadata": 3, "not an image": 1},
            "broken_images": ["train/A/x.png: cannot decode image"], "empty_class_folders": ["Z"]}
 
@@ -37,6 +38,15 @@ def test_metrics_are_the_seeds_four_accuracies_with_their_epochs() -> None:
     assert (metrics["last_train_accuracy"], metrics["last_val_accuracy"]) == (0.5, 0.5)
     assert metrics["data_source_description"] == "synthetic demo (seed 0, generator v1)"
     assert metrics["precision"] == "bf16" and metrics["training_seconds"] == pytest.approx(7.0)
+
+
+def test_metrics_give_the_calibration_error_before_and_after_the_temperature() -> None:
+    calibration = summarise_training(HISTORY, MODEL, PREDICTIONS)["calibration"]
+    # after: each image alone in its bin, gaps 0.1, 0.2, 0.6, 0.3; before: 0.99 and 0.95 share a bin (both right,
+    # gap 0.03), the two 0.9 share one (one right, gap 0.4)
+    assert calibration["ece_after"] == pytest.approx(0.3)
+    assert calibration["ece_before"] == pytest.approx((2 * 0.03 + 2 * 0.4) / 4)
+    assert (calibration["temperature"], calibration["bins"], calibration["images"]) == (2.0, 15, 4)
 
 
 def test_metrics_give_the_saved_models_accuracy_and_the_case_folded_one() -> None:
@@ -58,6 +68,8 @@ def test_results_document_fills_the_seeds_results_and_says_what_was_skipped() ->
     assert "| `2` | `3` | 2 |" in text and "the five lowest: `o` 0%, `1` 50%" in text
     assert "the saved model: **75.00%**; ignoring case (o/O, s/S ... counted right): **100.00%**" in text
     assert "Recipe options: none (the seed's recipe)" in text
+    assert "T = 2.00, fitted on the 4 validation images" in text and "21.5% before, 30.0% after" in text
+    assert "](../../reliability_diagram.png/{save_version}/reliability_diagram.png)" in text
     assert "as they are trained on (dropout on)." in text
 
 

@@ -18,6 +18,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import PowerNorm  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
+from .calibration import calibration_summary, reliability_table  # noqa: E402
 from .metrics import THRESHOLDS, run_summary  # noqa: E402
 from .noise import as_labels, to_numpy  # noqa: E402
 
@@ -89,6 +90,28 @@ def plot_per_class_accuracy(per_class: pd.DataFrame, title: str) -> plt.Figure:
         axes.tick_params(axis="x", labelsize=7 if len(per_class) > 30 else 9)
         axes.set(title=title, xlabel="class", ylabel="accuracy")
         axes.legend(frameon=False, loc="lower right")
+    return figure
+
+
+def plot_reliability(predictions: pd.DataFrame, temperature: float, title: str) -> plt.Figure:
+    """Reliability diagram of a prediction table (``calibration_summary``'s columns): accuracy against mean
+    confidence per confidence bin, before and after the temperature; a calibrated model sits on the diagonal."""
+    summary = calibration_summary(predictions, temperature)
+    correct = (predictions["label"] == predictions["predicted_label"]).to_numpy()
+    with styled(5.4, 5.0) as (figure, axes):
+        axes.plot([0, 1], [0, 1], color="#777", lw=0.8, ls="--", label="calibrated")
+        for column, label, colour in (("uncalibrated_confidence", f"network (ECE {summary['ece_before']:.1%})", "#c0392b"),
+                                      ("confidence", f"T = {temperature:.2f} (ECE {summary['ece_after']:.1%})", "#2471a3")):
+            table = reliability_table(predictions[column].to_numpy(), correct).query("images > 0")
+            axes.plot(table["confidence"], table["accuracy"], marker="o", color=colour, label=label)
+            for _, row in table.iterrows():  # how many images each point stands for
+                axes.annotate(str(int(row["images"])), (row["confidence"], row["accuracy"]), fontsize=6, color=colour,
+                              xytext=(3, -8), textcoords="offset points")
+        axes.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="confidence of the top class (mean per bin)", ylabel="accuracy in the bin",
+                 title=title)
+        axes.xaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.legend(frameon=False, loc="upper left")
     return figure
 
 

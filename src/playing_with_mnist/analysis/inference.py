@@ -1,12 +1,16 @@
 """Using a trained model: rebuild it, decode a labelled test zip as training decoded its images,
-and predict class probabilities (with the test-time views the model was trained with)."""
+and predict class probabilities (with the test-time views the model was trained with, and its
+calibration temperature)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import torch
 
+from playing_with_mnist.analysis import metrics
+from playing_with_mnist.analysis.calibration import calibrated
 from playing_with_mnist.ingest.archive import CharacterArchive
 from playing_with_mnist.ingest.model_input import ModelInput, decode_archive
 from playing_with_mnist.training.checkpoints import TrainedModel
@@ -29,12 +33,23 @@ def decode_test_zip(archive: CharacterArchive, trained_model: TrainedModel, para
     return test, to_model[test["labels"]]
 
 
-def predict(trained_model: TrainedModel, images: torch.Tensor, batch_size: int = 256, tta: bool | None = None) -> torch.Tensor:
-    """Class probabilities [N, C] for uint8 images [N, 1, S, S], on the best device available; with test-time
-    augmentation as the model was trained (``train.tta``) unless ``tta`` says otherwise."""
+def logits(trained_model: TrainedModel, images: torch.Tensor, batch_size: int = 256, tta: bool | None = None) -> torch.Tensor:
+    """The network's own logits [N, C] (before the temperature) for uint8 images [N, 1, S, S], on the best device
+    available; with the test-time views averaged as the model was trained (``train.tta``) unless ``tta`` says otherwise."""
     device = select_device("auto")
     model = trained_model.build().to(device)
     tta = trained_model.tta if tta is None else tta
-    logits = predict_logits(model, images.to(device), batch_size, select_precision("auto", device), tta=tta)
-    return logits.softmax(1).cpu()
+    return predict_logits(model, images.to(device), batch_size, select_precision("auto", device), tta=tta).cpu()
 
+
+def predict(trained_model: TrainedModel, images: torch.Tensor, batch_size: int = 256, tta: bool | None = None) -> torch.Tensor:
+    """Class probabilities [N, C]: :func:`logits` divided by the model's calibration temperature, softmaxed."""
+    return calibrated(logits(trained_model, images, batch_size, tta), trained_model.temperature)
+
+
+def prediction_table(trained_model: TrainedModel, images: torch.Tensor, labels: torch.Tensor, members: list[str]) -> pd.DataFrame:
+    """``metrics.prediction_table`` of the model's calibrated probabilities, plus ``uncalibrated_confidence``:
+    the top class's probability before the temperature (what calibration changed)."""
+    raw = logits(trained_model, images)
+    table = metrics.prediction_table(calibrated(raw, trained_model.temperature), labels, trained_model.class_names, members)
+    return table.assign(uncalibrated_confidence=raw.float().softmax(1).amax(1).numpy())

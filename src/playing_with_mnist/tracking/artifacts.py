@@ -14,7 +14,8 @@ from playing_with_mnist.reporting import flat_artifact_links
 # Task 1's report, logged into Task 1's training run: dataset name -> artifact name (its suffix by type).
 TASK1_REPORT = {
     "loss_graph": "loss_graph", "accuracy_graph": "accuracy_graph", "confusion_matrix": "confusion_matrix",
-    "per_class_accuracy_graph": "per_class_accuracy", "results_document": "results", "training_metrics": "metrics",
+    "per_class_accuracy_graph": "per_class_accuracy", "reliability_diagram": "reliability_diagram",
+    "results_document": "results", "training_metrics": "metrics",
 }
 # The final numbers of metrics.json (Task 1) and test_metrics.json (evaluate); the history gives
 # final.last_val_accuracy and final.max_val_accuracy itself.

@@ -50,6 +50,7 @@ class TrainedModel:
     started_from: dict[str, Any] | None = None  # the pretrained model it started from, if any
     final_val_accuracy: float | None = None
     selected_run: str | None = None     # Task 2: which of its runs this model is
+    temperature: float = 1.0            # logits are divided by it before the softmax (fitted on validation; 1.0: as trained)
 
     @property
     def image_size(self) -> int:

@@ -8,11 +8,15 @@ and nothing of the training code is copied. Its nodes carry the tags :data:`CONF
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial, update_wrapper
 from typing import Any
 
 import pandas as pd
 from kedro.pipeline import Node, Pipeline
+
+from playing_with_mnist.analysis import inference
+from playing_with_mnist.analysis.calibration import fit_temperature
 
 from .checkpoints import TrainedModel
 from .config import TrainConfig
@@ -33,7 +37,10 @@ def train_model(
     """Train the seed's ResNet on a cache of images (``images`` uint8 [N, 1, S, S], ``labels``, ``class_names``,
     ``fingerprint`` ...): ``split["train"]`` to learn, ``split["val"]`` (or the MNIST splits' ``test``) to score after
     every epoch. ``checkpoints`` receives the training state after every epoch (``config.resume`` continues from it);
-    ``initial_model``'s weights are the start. Returns the model and the history (a row per epoch)."""
+    ``initial_model``'s weights are the start. Returns the model and the history (a row per epoch).
+
+    The model's calibration temperature is fitted on ``split["val"]`` (on nothing, 1.0, for a split without one:
+    a temperature fitted on the test images would flatter them)."""
     if split.get("fingerprint") != model_input["fingerprint"]:
         raise ValueError("the train/val split was made from other data than the images; run the pipeline that makes both again (preprocess, for Task 1)")
     network, fingerprint, started_from = set_up_network(config, model_input, split["train"], initial_model)
@@ -47,6 +54,9 @@ def train_model(
         fingerprint=model_input["fingerprint"], started_from=started_from,
         final_val_accuracy=float(result.history[-1]["val_accuracy"]) if result.history else None,
     )
+    if "val" in split:
+        val = split["val"]
+        trained_model = replace(trained_model, temperature=fit_temperature(inference.logits(trained_model, images[val]), labels[val]))
     return trained_model, pd.DataFrame(result.history)
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from playing_with_mnist.analysis import figures, inference, metrics
+from playing_with_mnist.analysis.calibration import calibration_summary
 from playing_with_mnist.analysis.figures import epoch_axes, plot_image_grid, styled
 from playing_with_mnist.reporting import describe_source
 from playing_with_mnist.training.checkpoints import TrainedModel
@@ -19,7 +20,8 @@ def summarise_training(
 ) -> dict[str, Any]:
     """The seed's four accuracies (fractions), the epochs of the maxima, source and device; also the saved model's
     own validation accuracy, 62-class and case-folded (o/O counted right), from ``validation_predictions`` (with
-    test-time augmentation when the model uses it, so it can differ from the last epoch's)."""
+    test-time augmentation when the model uses it, so it can differ from the last epoch's), and how well its
+    confidences match its accuracy before and after the calibration temperature (``calibration``)."""
     history, run, last = training_history, trained_model.run, training_history.iloc[-1]
     summary: dict[str, Any] = {}
     for split in ("train", "val"):
@@ -29,6 +31,7 @@ def summarise_training(
     return summary | {
         "val_accuracy": float((validation_predictions["label"] == validation_predictions["predicted_label"]).mean()),
         "val_accuracy_case_folded": metrics.case_folded_accuracy(validation_predictions, trained_model.class_names),
+        "calibration": calibration_summary(validation_predictions, trained_model.temperature),
         "tta": trained_model.tta, "ema": run.ema,
         "epochs": int(last["epoch"]), "training_seconds": float(history["seconds"].sum()),
         "num_classes": len(trained_model.class_names), "data_source": trained_model.source,
@@ -64,12 +67,18 @@ def plot_accuracy(training_history: pd.DataFrame) -> plt.Figure:
 
 
 def predict_validation(trained_model: TrainedModel, character_images: dict[str, Any], train_val_split: dict[str, Any]) -> pd.DataFrame:
-    """The trained model's prediction for every validation image: file, true, predicted, confidence, loss."""
+    """The trained model's prediction for every validation image: file, true, predicted, confidence (and before
+    calibration), loss."""
     index = train_val_split["val"]
-    probabilities = inference.predict(trained_model, character_images["images"][index])
     members = [character_images["members"][i] for i in index.tolist()]
-    table = metrics.prediction_table(probabilities, character_images["labels"][index], trained_model.class_names, members)
+    table = inference.prediction_table(trained_model, character_images["images"][index], character_images["labels"][index], members)
     return table.assign(cache_index=index.numpy())
+
+
+def plot_validation_reliability(validation_predictions: pd.DataFrame, trained_model: TrainedModel) -> plt.Figure:
+    """The reliability diagram of the validation images (the ones the temperature was fitted on)."""
+    return figures.plot_reliability(validation_predictions, trained_model.temperature,
+                                    f"Confidence vs accuracy: {len(validation_predictions)} validation images")
 
 
 def summarise_confusions(validation_predictions: pd.DataFrame, trained_model: TrainedModel) -> tuple[plt.Figure, pd.DataFrame, pd.DataFrame, plt.Figure]:

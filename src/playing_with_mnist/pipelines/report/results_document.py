@@ -34,6 +34,7 @@ def write_results_document(
         *_setting(training_metrics, config, preprocess_summary),
         *_results(training_metrics, config),
         *_confusions(per_class_accuracy, confused_pairs),
+        *_confidence(training_metrics["calibration"]),
         "## Where it fails", figure_markdown("Highest-loss validation images", "highest_loss_images.png"),
         "## The inputs", "What the network sees: 32x32 grayscale.", figure_markdown("Sample inputs", "sample_inputs.png"),
     )
@@ -74,6 +75,17 @@ def _results(m: dict[str, Any], config: TrainConfig) -> list:
         "### Loss graph", figure_markdown("Loss graph", "loss_graph.png"),
         "### Accuracy graph", figure_markdown("Accuracy graph", "accuracy_graph.png"),
     ]
+
+
+def _confidence(calibration: dict[str, Any]) -> list:
+    """What a printed confidence means: the temperature and the calibration error before and after it."""
+    return ["## How far to trust a confidence", (
+        f"One temperature, T = {calibration['temperature']:.2f}, fitted on the {calibration['images']} validation images "
+        f"(lowest log-loss), divides the network's logits before the softmax everywhere the model answers. Expected "
+        f"calibration error ({calibration['bins']} bins, on the same images, so the second number flatters): "
+        f"{calibration['ece_before']:.1%} before, {calibration['ece_after']:.1%} after. Score a test zip "
+        "(`--pipelines=evaluate`) for the error on images the temperature has not seen."),
+        figure_markdown("Reliability diagram", "reliability_diagram.png")]
 
 
 def _confusions(per_class_accuracy: pd.DataFrame, confused_pairs: pd.DataFrame) -> list:
