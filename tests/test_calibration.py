@@ -10,7 +10,11 @@ import pytest
 import torch
 
 from playing_with_mnist.analysis.calibration import (
-    calibrated, calibration_summary, expected_calibration_error, fit_temperature, reliability_table,
+    calibrated,
+    calibration_summary,
+    expected_calibration_error,
+    fit_temperature,
+    reliability_table,
 )
 
 

@@ -17,7 +17,6 @@ from playing_with_mnist.ingest.download.transfer import ConsoleProgress, Downloa
 from .http_server import FileServer, no_proxy  # noqa: F401 (an autouse fixture)
 
 
-
 @pytest.fixture
 def server(tiny_zip: Path) -> FileServer:
     with FileServer() as running:

@@ -2,8 +2,15 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import (plot_accuracy, plot_highest_loss, plot_loss, plot_validation_reliability, predict_validation, summarise_confusions,
-                    summarise_training)
+from .nodes import (
+    plot_accuracy,
+    plot_highest_loss,
+    plot_loss,
+    plot_validation_reliability,
+    predict_validation,
+    summarise_confusions,
+    summarise_training,
+)
 from .results_document import write_results_document
 
 
