@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
@@ -54,6 +58,28 @@ def page() -> Iterator[Page]:
             browser.close()
 
 
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout_s: float = 180) -> None:
+    """Wait until ``url`` answers (any HTTP status); fail at once if ``process`` exits first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            assert process.poll() is None, f"the server for {url} exited with code {process.returncode}"
+            time.sleep(0.5)
+    raise AssertionError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
 def stop_group(process: subprocess.Popen) -> None:
     """Stop a process started with ``start_new_session=True`` and everything left in its group."""
     for sig in (signal.SIGTERM, signal.SIGKILL):  # SIGKILL also reaches children that outlive the leader
@@ -78,7 +104,22 @@ def tiny_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A copy of the project (configuration, sources) with empty data folders."""
-    target = tmp_path / "project"
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def registered_project(tmp_path_factory: pytest.TempPathFactory, tiny_zip: Path) -> Path:
+    """A copy of the project after one Task 1 run (1 epoch on the tiny zip) with tracking on: its ``mlflow.db``
+    holds version 1 of the registered model ``playing-with-mnist``. For tests that only read it."""
+    from .test_project_run import SMALL_TRAIN, run_session
+
+    project = copy_project(tmp_path_factory.mktemp("registered") / "project")
+    run_session(project, raw_zip=str(tiny_zip), **SMALL_TRAIN)
+    return project
+
+
+def copy_project(target: Path) -> Path:
+    """A copy of the project (configuration, sources) at ``target``, with empty data folders."""
     shutil.copytree(PROJECT_ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
     (target / "conf" / "local").mkdir()
     shutil.copytree(PROJECT_ROOT / "src", target / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))

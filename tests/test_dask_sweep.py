@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ from mlflow.tracking import MlflowClient
 from playing_with_mnist.runner import DaskRunner
 from playing_with_mnist.runner.dask_runner import NodeFailedError, free_worker
 
+from .conftest import free_port
 from .params import TRAIN
 
 pytestmark = pytest.mark.slow
@@ -181,12 +181,6 @@ def test_a_node_goes_to_the_worker_with_the_most_free_threads() -> None:
     assert free_worker(threads, Counter({"tcp://a:1": 1, "tcp://c:1": 1})) == "tcp://b:1"
     assert free_worker(threads, Counter({"tcp://a:1": 1, "tcp://b:1": 1, "tcp://c:1": 2})) is None
     assert free_worker({}, Counter()) is None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Cluster:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import struct
 import tracemalloc
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ from playing_with_mnist.ingest.archive import ArchiveError, CharacterArchive, li
 from playing_with_mnist.ingest.images import ImageDecodeError, ImageTooLargeError, decode_image, preprocess_image
 from playing_with_mnist.pipelines.preprocess.nodes import build_image_cache
 
-from .zips import encode, make_zip, png_bytes, reference_image
+from .zips import encode, huge_png, make_zip, png_bytes, reference_image
 
 PREPROCESS = {"image_size": 32, "max_broken_fraction": 0.3, "min_images_per_class": 2, "workers": 2}
 EXPECTED = preprocess_image(reference_image().convert("RGB")).astype(int)
@@ -171,15 +169,6 @@ def test_a_zip_bomb_is_refused_before_it_is_inflated(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert peak < 8 * 1024 * 1024, "the bomb was inflated"
-
-
-def huge_png(width: int, height: int) -> bytes:
-    """A tiny PNG whose header claims ``width`` x ``height`` pixels."""
-    data = bytearray(encode(Image.new("L", (1, 1), 255)))
-    ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
-    data[16:29] = ihdr
-    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
-    return bytes(data)
 
 
 def test_a_pixel_bomb_stops_the_run_with_the_reason(tmp_path: Path) -> None:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ import torch
 from mlflow.tracking import MlflowClient
 from playwright.sync_api import Page, expect
 
-from .conftest import PROJECT_ROOT, stop_group
+from .conftest import PROJECT_ROOT, free_port, stop_group, wait_until_up
 from .test_project_run import SMALL_TRAIN, latest, run_session
 
 pytestmark = pytest.mark.slow
@@ -107,15 +104,9 @@ def test_two_runs_at_once_each_get_their_own_mlflow_run(project_copy: Path, tiny
     assert all(r.info.status == "FINISHED" for r in trainings)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.mark.browser
-def test_the_mlflow_ui_shows_the_run(project_copy: Path, tiny_zip: Path, page: Page) -> None:
-    run_session(project_copy, raw_zip=str(tiny_zip), **SMALL_TRAIN)
+def test_the_mlflow_ui_shows_the_run(registered_project: Path, page: Page) -> None:
+    project_copy = registered_project
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", f"sqlite:///{project_copy / 'mlflow.db'}",
@@ -123,14 +114,7 @@ def test_the_mlflow_ui_shows_the_run(project_copy: Path, tiny_zip: Path, page: P
         cwd=project_copy, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None, "mlflow ui exited"
-                time.sleep(1)
+        wait_until_up(f"http://127.0.0.1:{port}/health", server, 120)
         experiment = store(project_copy).get_experiment_by_name("playing_with_mnist").experiment_id
         page.goto(f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs")
         try:

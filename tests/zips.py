@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 from PIL import Image, ImageDraw
@@ -34,3 +36,12 @@ def make_zip(path: Path, entries: dict[str, bytes], compression: int = zipfile.Z
         for name, data in entries.items():
             archive.writestr(name, data)
     return path
+
+
+def huge_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels."""
+    data = bytearray(encode(Image.new("L", (1, 1), 255)))
+    ihdr = struct.pack(">II", width, height) + bytes(data[24:29])
+    data[16:29] = ihdr
+    data[29:33] = struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    return bytes(data)

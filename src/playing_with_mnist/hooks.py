@@ -61,5 +61,5 @@ class TrainingParametersHooks:
     def before_pipeline_run(self, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
         from playing_with_mnist.training.pipeline import CONFIG_TAG
 
-        for node in pipeline.only_nodes_with_tags(CONFIG_TAG).nodes:
+        for node in (node for node in pipeline.nodes if CONFIG_TAG in node.tags):  # not only_nodes_with_tags: a PipelineML refuses it
             node.run({name: catalog.load(name) for name in node.inputs})

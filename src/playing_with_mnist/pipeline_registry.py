@@ -1,6 +1,7 @@
 """Project pipelines: one folder each under ``pipelines/``.
 
-``__default__`` is Task 1 end to end (preprocess, train, report). ``predict`` and
+``__default__`` is Task 1 end to end (preprocess, train, report); it and ``train`` register the model
+with the ``inference`` pipeline (``serving.registry``). ``predict`` (through ``inference``) and
 ``evaluate`` use a trained model on new data; ``mnist_transfer`` (Task 2) and
 ``noisy_labels`` (Task 3, after Tasks 1 and 2) are the MNIST experiments, and
 ``mnist_data`` prepares their MNIST input; ``sweep`` trains recipes x seeds. These run only when named.
@@ -16,9 +17,14 @@ import importlib.resources
 
 from kedro.pipeline import Pipeline
 
-ON_DEMAND = ("predict", "evaluate", "mnist_data", "mnist_transfer", "noisy_labels", "sweep")
+from playing_with_mnist.serving import registry
+
+ON_DEMAND = ("predict", "inference", "evaluate", "mnist_data", "mnist_transfer", "noisy_labels", "sweep")
 # A pipeline run by name also makes the inputs it needs: these pipelines run with it.
-RUNS_FIRST = {"mnist_transfer": ("preprocess", "mnist_data"), "noisy_labels": ("mnist_data",), "sweep": ("preprocess",)}
+RUNS_FIRST = {"mnist_transfer": ("preprocess", "mnist_data"), "noisy_labels": ("mnist_data",), "sweep": ("preprocess",),
+              "predict": ("inference",)}
+# Task 1's trainings: with tracking on, each registers the model bundled with the inference pipeline.
+REGISTERS_MODEL = ("__default__", "train")
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -26,6 +32,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     own = pipeline_folders()
     pipelines = {name: sum((own[first] for first in RUNS_FIRST.get(name, ())), pipeline) for name, pipeline in own.items()}
     pipelines["__default__"] = sum(pipeline for name, pipeline in own.items() if name not in ON_DEMAND)
+    for name in REGISTERS_MODEL:
+        pipelines[name] = registry.bind_inference(pipelines[name], own["inference"])
     return pipelines
 
 

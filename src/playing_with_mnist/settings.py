@@ -9,6 +9,8 @@ from playing_with_mnist.tracking import TrainingTrackingHooks
 
 # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 marks deprecated; it is not ours to fix.
 warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
+# MLflow asks every PythonModel class for type hints as it is defined; kedro-mlflow's has none (not ours to fix).
+warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` method", category=UserWarning)
 
 # TrainingTrackingHooks runs kedro-mlflow's hook (one MLflow run per `kedro run`), a new one for each
 # session instead of the one per process that kedro-mlflow registers as a plugin; it keeps the store

@@ -6,12 +6,15 @@ import zipfile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.runner import SequentialRunner
 
 from playing_with_mnist.demo.characters import write_demo_zip
 from playing_with_mnist.ingest.archive import CharacterArchive, ImageSource
+from playing_with_mnist.pipelines import inference, predict
 from playing_with_mnist.pipelines.evaluate.nodes import evaluate_test_set
-from playing_with_mnist.pipelines.predict.nodes import predict_images
 from playing_with_mnist.training.checkpoints import TrainedModel
 from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.pipeline import train_model
@@ -24,22 +27,30 @@ def trained(tiny_cache: dict, tiny_split: dict) -> dict:
     return train_model(tiny_cache, tiny_split, TrainConfig.from_params(TRAIN))[0]
 
 
+def predict_images(source: ImageSource, trained_model: TrainedModel) -> pd.DataFrame:
+    """The ``predict`` pipeline with the ``inference`` pipeline it feeds (as ``pipeline_registry`` composes them), run by Kedro."""
+    catalog = DataCatalog({"prediction_inputs": MemoryDataset(source), "trained_model": MemoryDataset(trained_model)})
+    SequentialRunner().run(predict.create_pipeline() + inference.create_pipeline(), catalog)
+    return catalog.load("predictions")
+
+
 def test_predict_on_a_zip_and_on_a_folder_agree(trained: TrainedModel, tiny_zip: Path, tmp_path: Path) -> None:
     with zipfile.ZipFile(tiny_zip) as archive:
         archive.extractall(tmp_path / "folder")
     (tmp_path / "folder" / "notes.txt").write_text("not an image")
     (tmp_path / "folder" / "broken.png").write_bytes(b"\x89PNG broken")
-    from_zip = predict_images(ImageSource.from_path(tiny_zip), trained, {"top_k": 3})
-    from_folder = predict_images(ImageSource.from_path(tmp_path / "folder"), trained, {"top_k": 3})
+    from_zip = predict_images(ImageSource.from_path(tiny_zip), trained)
+    from_folder = predict_images(ImageSource.from_path(tmp_path / "folder"), trained)
 
     assert len(from_zip) == 36 and (from_zip["error"] == "").all()
-    assert set(from_zip["predicted"]) <= set(trained.class_names) and from_zip["confidence"].between(0, 1).all()
-    assert all(len(top.split()) == 3 for top in from_zip["top"])
-    assert all(row.top.startswith(f"{row.predicted}:") for row in from_zip.itertuples())
+    assert list(from_zip.columns) == ["file", "character", "confidence", "top3", "error"]
+    assert set(from_zip["character"]) <= set(trained.class_names) and from_zip["confidence"].between(0, 1).all()
+    assert all(len(top.split()) == 3 for top in from_zip["top3"])
+    assert all(row.top3.startswith(f"{row.character}:") for row in from_zip.itertuples())
     broken = from_folder[from_folder["file"] == "broken.png"]
     assert len(from_folder) == 37 and "cannot decode image" in broken["error"].iloc[0]
     good = from_folder[from_folder["error"] == ""].reset_index(drop=True)
-    assert good["predicted"].tolist() == from_zip["predicted"].tolist()
+    assert good["file"].tolist() == from_zip["file"].tolist() and good["character"].tolist() == from_zip["character"].tolist()
     assert good["confidence"].round(4).tolist() == from_zip["confidence"].round(4).tolist()
 
 

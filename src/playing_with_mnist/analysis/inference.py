@@ -37,7 +37,7 @@ def logits(trained_model: TrainedModel, images: torch.Tensor, batch_size: int = 
     """The network's own logits [N, C] (before the temperature) for uint8 images [N, 1, S, S], on the best device
     available; with the test-time views averaged as the model was trained (``train.tta``) unless ``tta`` says otherwise."""
     device = select_device("auto")
-    model = trained_model.build().to(device)
+    model = trained_model.network.to(device)
     tta = trained_model.tta if tta is None else tta
     return predict_logits(model, images.to(device), batch_size, select_precision("auto", device), tta=tta).cpu()
 

@@ -60,7 +60,7 @@ def decode_image(data: bytes, name: str, size: int = IMAGE_SIZE) -> np.ndarray:
             width, height = image.size
             if width * height > MAX_IMAGE_PIXELS:
                 raise ImageTooLargeError(f"{name}: {width}x{height} pixels is beyond the limit of {MAX_IMAGE_PIXELS:,}; refusing "
-                                         "to decode it (possible decompression bomb). Remove it from the zip.")
+                                         "to decode it (possible decompression bomb)")
             if image.format == "JPEG":
                 # Let libjpeg decode at a reduced scale: the result is resized to 32x32 anyway.
                 image.draft(image.mode, (size * 4, size * 4))
@@ -69,17 +69,20 @@ def decode_image(data: bytes, name: str, size: int = IMAGE_SIZE) -> np.ndarray:
     except ImageTooLargeError:
         raise
     except Image.DecompressionBombError as error:
-        raise ImageTooLargeError(f"{name}: {error}. Remove it from the zip.") from error
+        raise ImageTooLargeError(f"{name}: {error}") from error
+    except Image.UnidentifiedImageError as error:
+        raise ImageDecodeError(f"{name}: cannot decode image (not an image format Pillow reads: PNG, JPEG, BMP, GIF ...)") from error
     except (OSError, ValueError, SyntaxError) as error:
         raise ImageDecodeError(f"{name}: cannot decode image ({error})") from error
 
 
 def decode_many(
     open_source: Callable[[], ContextManager], read: Callable[[object, str], bytes], names: list[str],
-    size: int = IMAGE_SIZE, workers: int = 0,
+    size: int = IMAGE_SIZE, workers: int = 0, stop_on_bomb: bool = True,
 ) -> list[np.ndarray | str]:
     """Decode ``names`` on ``workers`` threads (0: one per core; Pillow releases the GIL): per name, its array or
-    the reason it could not be decoded (a decompression bomb is no reason: it stops everything). ``open_source()``
+    the reason it could not be decoded. A decompression bomb stops everything, unless ``stop_on_bomb`` is false
+    (a server answering others' images): then it is one more reason. ``open_source()``
     gives a per-thread handle as a context manager (an open zip, or nothing for a folder), ``read(handle, name)`` bytes.
     """
     local, lock = threading.local(), threading.Lock()
@@ -92,8 +95,10 @@ def decode_many(
             return decode_image(read(local.handle, name), name, size)
         except ImageDecodeError as error:
             return str(error)
-        except ImageTooLargeError:
-            raise
+        except ImageTooLargeError as error:
+            if stop_on_bomb:
+                raise ImageTooLargeError(f"{error}. Remove it and run again.") from None
+            return str(error)
         except Exception as error:  # a damaged zip member (bad CRC, truncated data), an unreadable file
             return f"{name}: cannot be read ({error})"
 

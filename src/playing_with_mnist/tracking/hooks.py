@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from kedro.framework.hooks import hook_impl
 
+from playing_with_mnist.serving import registry
 from playing_with_mnist.sweep import training_tags
 from playing_with_mnist.training.checkpoints import TrainedModel
 from playing_with_mnist.training.config import TrainConfig
@@ -187,9 +188,29 @@ class TrainingTrackingHooks:
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
+        import mlflow
+        from kedro_mlflow.pipeline.pipeline_ml import PipelineML
+
         if self.mlflow is not None:
-            self.mlflow.after_pipeline_run(run_params=run_params, pipeline=pipeline, catalog=catalog)
+            # Task 1's training is a kedro-mlflow PipelineML: kedro-mlflow logs the inference pipeline with the model
+            # this run saved, and registers it; the new version is then tagged.
+            registers, run = isinstance(pipeline, PipelineML), mlflow.active_run()
+            tags = self._version_tags(pipeline, catalog) if registers and run is not None else None
+            self.mlflow.after_pipeline_run(run_params=run_params, pipeline=pipeline,
+                                           catalog=registry.catalog_for_logging(catalog) if registers else catalog)
+            for found in self.client.search_model_versions(f"name = '{registry.MODEL_NAME}' and run_id = '{run.info.run_id}'") if tags else ():
+                for key, value in tags.items():
+                    self.client.set_model_version_tag(registry.MODEL_NAME, found.version, key, value)
         self._close_session_runs()
+
+    def _version_tags(self, pipeline, catalog) -> dict[str, str]:  # noqa: ANN001
+        """The registered version's tags: recipe, data, the saved model's validation accuracy (the report's, with
+        TTA, when this run made one; else the last epoch's) and its training's MLflow run."""
+        trained_model = catalog.load(registry.SAVED_MODEL)
+        accuracy = catalog.load("training_metrics")["val_accuracy"] if "training_metrics" in pipeline.all_outputs() else None
+        tags = registry.version_tags(trained_model, self.recipe, trained_model.final_val_accuracy if accuracy is None else accuracy)
+        training = self.finished_training("task1")
+        return tags | ({"training_run": training} if training else {})
 
     def _close_session_runs(self) -> None:
         # kedro-mlflow reopens its run before every node and closes it once at the end: with

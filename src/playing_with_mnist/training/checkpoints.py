@@ -9,6 +9,7 @@ written by an older version lacks takes its default.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from functools import cached_property
 from typing import Any
 
 import torch
@@ -62,10 +63,20 @@ class TrainedModel:
         return self.train_config.tta
 
     def build(self) -> nn.Module:
-        """The network with these weights, in eval mode."""
+        """A new network with these weights, in eval mode."""
         model = ResNet(self.model_config)
         model.load_state_dict(self.state_dict)
         return model.eval()
+
+    @cached_property
+    def network(self) -> nn.Module:
+        """The network for predicting, built once: a server answering request after request does not rebuild it."""
+        return self.build()
+
+    def __deepcopy__(self, memo: dict) -> TrainedModel:
+        # Immutable: a deep copy (Kedro's MemoryDataset, kedro-mlflow's catalog for every request) is the model itself,
+        # rather than 40 MB of weights copied and the network built again.
+        return self
 
     def to_checkpoint(self) -> dict[str, Any]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

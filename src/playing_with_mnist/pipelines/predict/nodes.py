@@ -1,40 +1,36 @@
-"""Nodes of the ``predict`` pipeline."""
+"""Nodes of the ``predict`` pipeline: the images of a folder or zip become a request for the ``inference``
+pipeline (the same one the registered model runs), and its answers get the file names back."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-import numpy as np
 import pandas as pd
-import torch
 
-from playing_with_mnist.analysis import inference
 from playing_with_mnist.ingest.archive import ImageSource
-from playing_with_mnist.ingest.images import decode_many
-from playing_with_mnist.training.checkpoints import TrainedModel
 
 logger = logging.getLogger(__name__)
 
 
-def predict_images(prediction_inputs: ImageSource, trained_model: TrainedModel, params: dict[str, Any]) -> pd.DataFrame:
-    """Every image of a folder or zip, preprocessed as in training, classified by the trained model: one row per file
-    with the predicted character, its confidence, the ``top_k`` with their probabilities and, for a file that cannot
-    be decoded, the reason in ``error``."""
-    names = prediction_inputs.names
-    decoded = decode_many(prediction_inputs.open, prediction_inputs.read, names, trained_model.image_size, int(params.get("workers", 0)))
-    errors = [result if isinstance(result, str) else "" for result in decoded]
-    for error in filter(None, errors):
-        logger.warning("Cannot classify %s", error)
-    ok = [i for i, result in enumerate(decoded) if not isinstance(result, str)]
-    table = pd.DataFrame({"file": names, "predicted": None, "confidence": np.nan, "top": "", "error": errors})
-    class_names = trained_model.class_names
-    if ok:
-        images = torch.from_numpy(np.stack([decoded[i] for i in ok])).unsqueeze(1)
-        best, index = inference.predict(trained_model, images).topk(min(int(params.get("top_k", 3)), len(class_names)), dim=1)
-        table.loc[ok, "predicted"] = [class_names[c] for c in index[:, 0].tolist()]
-        table.loc[ok, "confidence"] = best[:, 0].double().numpy()
-        table.loc[ok, "top"] = [" ".join(f"{class_names[c]}:{p:.3f}" for c, p in zip(classes, probabilities))
-                                for classes, probabilities in zip(index.tolist(), best.tolist())]
-    logger.info("Classified %d of %d images from %s", len(ok), len(names), prediction_inputs.path)
+def read_images(prediction_inputs: ImageSource) -> pd.DataFrame:
+    """One row per image file: ``file`` (its path inside the folder or zip), ``image`` (its bytes; None if they
+    cannot be read) and ``read_error``."""
+    rows = []
+    with prediction_inputs.open() as handle:
+        for name in prediction_inputs.names:
+            try:
+                rows.append((name, prediction_inputs.read(handle, name), ""))
+            except Exception as error:  # a damaged zip member (bad CRC, truncated data), an unreadable file
+                rows.append((name, None, f"{name}: cannot be read ({error})"))
+    return pd.DataFrame(rows, columns=["file", "image", "read_error"])
+
+
+def name_predictions(prediction_requests: pd.DataFrame, character_predictions: pd.DataFrame) -> pd.DataFrame:
+    """The inference pipeline's answers (``character``, ``confidence``, ``top3``, ``error``) with the file each is for."""
+    read_error = prediction_requests["read_error"].to_numpy()
+    table = character_predictions.assign(error=character_predictions["error"].where(read_error == "", read_error))
+    table.insert(0, "file", prediction_requests["file"].to_numpy())
+    for row in table[table["error"] != ""].itertuples():
+        logger.warning("Cannot classify %s", row.error)
+    logger.info("Classified %d of %d images", (table["error"] == "").sum(), len(table))
     return table

@@ -1,11 +1,12 @@
-"""Wiring of the ``predict`` pipeline."""
+"""Wiring of the ``predict`` pipeline; the ``inference`` pipeline it feeds runs with it (``pipeline_registry.RUNS_FIRST``)."""
 
 from kedro.pipeline import Node, Pipeline
 
-from .nodes import predict_images
+from .nodes import name_predictions, read_images
 
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline([
-        Node(predict_images, ["prediction_inputs", "trained_model", "params:predict"], "predictions", name="predict_images"),
+        Node(read_images, "prediction_inputs", "character_requests", name="read_images"),
+        Node(name_predictions, ["character_requests", "character_predictions"], "predictions", name="name_predictions"),
     ])
