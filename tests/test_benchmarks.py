@@ -75,3 +75,11 @@ def test_ensembles_average_probabilities_over_every_subset_of_each_size() -> Non
     assert (pairs["accuracy_min"], pairs["accuracy_max"]) == pytest.approx((2 / 3, 1))
     assert everything["accuracy"] == everything["accuracy_min"] == everything["accuracy_max"] == pytest.approx(1)
 
+
+
+def test_serving_summary_is_rates_from_the_mean_and_percentiles_in_ms() -> None:
+    serving = benchmark("serving")
+    summary = serving.latency_summary([0.1] * 19 + [0.3], batch=64)
+    assert summary["requests"] == 20 and summary["p50_ms"] == pytest.approx(100.0)
+    assert summary["requests_per_s"] == pytest.approx(1 / 0.11, abs=0.01) and summary["images_per_s"] == pytest.approx(64 / 0.11, abs=0.1)
+    assert 100.0 < summary["p95_ms"] <= 300.0

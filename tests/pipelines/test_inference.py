@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from playing_with_mnist.analysis import inference
+from playing_with_mnist.datasets import TrainedModelDataset
 from playing_with_mnist.ingest.images import decode_image
 from playing_with_mnist.pipelines.inference.nodes import MAX_IMAGE_BYTES, classify_images, decode_requests
 from playing_with_mnist.training.checkpoints import TrainedModel
@@ -70,3 +71,24 @@ def test_an_empty_request_gets_an_empty_answer(trained: TrainedModel) -> None:
 def test_a_request_without_an_image_column_is_an_error_that_names_it(trained: TrainedModel) -> None:
     with pytest.raises(ValueError, match="no 'image' column \\(it has: picture\\)"):
         decode_requests(pd.DataFrame({"picture": ["x"]}), trained)
+
+
+def test_a_model_saved_before_calibration_existed_answers_uncalibrated(pngs: list[bytes]) -> None:
+    # The model file of an earlier version of the project (tests/data: no temperature in it) takes temperature 1.0.
+    old = TrainedModelDataset(str(Path(__file__).resolve().parents[1] / "data" / "trained_model_before_typed.pt")).load()
+    assert old.temperature == 1.0
+    table = answer([base64.b64encode(png).decode() for png in pngs], old)
+    assert (table["error"] == "").all() and set(table["character"]) <= set(old.class_names)
+
+
+def test_task1_trainings_register_the_model_and_the_sweep_does_not() -> None:
+    from kedro.framework.project import pipelines
+    from kedro.framework.startup import bootstrap_project
+    from kedro_mlflow.pipeline.pipeline_ml import PipelineML
+
+    bootstrap_project(Path(__file__).resolve().parents[2])
+    for name in ("__default__", "train"):
+        assert isinstance(pipelines[name], PipelineML) and pipelines[name].input_name == "character_requests"
+        assert {node.name for node in pipelines[name].inference.nodes} == {"decode_requests", "classify_images"}
+    assert not any(isinstance(pipelines[name], PipelineML) for name in ("sweep", "predict", "mnist_transfer"))
+    assert {"decode_requests", "classify_images"} <= {node.name for node in pipelines["predict"].nodes}
