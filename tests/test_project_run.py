@@ -192,7 +192,7 @@ def test_predict_and_evaluate_pipelines_use_the_latest_model(project_copy: Path,
     run_session(project_copy, ["predict"], predict_input=str(folder))
     from_folder = pd.read_csv(latest(project_copy, "predictions.csv", "data/07_model_output"))
     assert len(from_zip) == len(from_folder) == 36
-    assert from_zip["predicted"].astype(str).tolist() == from_folder["predicted"].astype(str).tolist()
+    assert from_zip["character"].astype(str).tolist() == from_folder["character"].astype(str).tolist()
 
     run_session(project_copy, ["evaluate"], test_zip=str(tiny_zip))
     metrics = json.loads(latest(project_copy, "test_metrics.json").read_text())
