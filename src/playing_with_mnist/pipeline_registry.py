@@ -1,7 +1,7 @@
 """Project pipelines: one folder each under ``pipelines/``.
 
 ``__default__`` is Task 1 end to end (preprocess, train, report). ``predict`` and
-``evaluate`` use a trained model on new data; ``mnist_transfer`` (Task 2) and
+``evaluate`` use a trained model on new data, ``export`` writes it as ONNX; ``mnist_transfer`` (Task 2) and
 ``noisy_labels`` (Task 3, after Tasks 1 and 2) are the MNIST experiments, and
 ``mnist_data`` prepares their MNIST input; ``sweep`` trains recipes x seeds. These run only when named.
 
@@ -16,7 +16,7 @@ import importlib.resources
 
 from kedro.pipeline import Pipeline
 
-ON_DEMAND = ("predict", "evaluate", "mnist_data", "mnist_transfer", "noisy_labels", "sweep")
+ON_DEMAND = ("predict", "evaluate", "export", "mnist_data", "mnist_transfer", "noisy_labels", "sweep")
 # A pipeline run by name also makes the inputs it needs: these pipelines run with it.
 RUNS_FIRST = {"mnist_transfer": ("preprocess", "mnist_data"), "noisy_labels": ("mnist_data",), "sweep": ("preprocess",)}
 
