@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from playing_with_mnist.models import ResNetConfig, build_model, layer_summary
-from playing_with_mnist.models.resnet import BasicBlock
+from playing_with_mnist.models.resnet import BasicBlock, average_down
 
 SEED_TABLE = Path(__file__).parent / "data" / "seed_summary.txt"
 
@@ -47,6 +47,14 @@ def test_pooled_downsampling_reads_every_position_strided_skips_some(downsample:
     if not reads_every_position:
         # stride 6, 3x3 kernel, padding 1: rows and columns 2 to 4 fall between two kernels
         assert not touched[2:5, 2:5].any()
+
+
+@pytest.mark.parametrize(("side", "stride"), [(32, 6), (32, 2), (33, 4), (7, 3)])
+def test_pooled_downsampling_in_an_onnx_export_averages_the_same_windows(side: int, stride: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    features = torch.randn(2, 3, side, side)
+    pooled = average_down(features, stride)
+    monkeypatch.setattr(torch.onnx, "is_in_onnx_export", lambda: True)  # ONNX has no adaptive pooling to 32 -> 6
+    assert torch.allclose(average_down(features, stride), pooled, atol=1e-6)
 
 
 def test_a_config_saved_before_downsample_existed_rebuilds_the_strided_model() -> None:

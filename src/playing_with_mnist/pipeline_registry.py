@@ -2,7 +2,7 @@
 
 ``__default__`` is Task 1 end to end (preprocess, train, report); it and ``train`` register the model
 with the ``inference`` pipeline (``serving.registry``). ``predict`` (through ``inference``) and
-``evaluate`` use a trained model on new data; ``mnist_transfer`` (Task 2) and
+``evaluate`` use a trained model on new data, ``export`` writes it as ONNX; ``mnist_transfer`` (Task 2) and
 ``noisy_labels`` (Task 3, after Tasks 1 and 2) are the MNIST experiments, and
 ``mnist_data`` prepares their MNIST input; ``sweep`` trains recipes x seeds. These run only when named.
 
@@ -19,7 +19,7 @@ from kedro.pipeline import Pipeline
 
 from playing_with_mnist.serving import registry
 
-ON_DEMAND = ("predict", "inference", "evaluate", "mnist_data", "mnist_transfer", "noisy_labels", "sweep")
+ON_DEMAND = ("predict", "inference", "evaluate", "export", "mnist_data", "mnist_transfer", "noisy_labels", "sweep")
 # A pipeline run by name also makes the inputs it needs: these pipelines run with it.
 RUNS_FIRST = {"mnist_transfer": ("preprocess", "mnist_data"), "noisy_labels": ("mnist_data",), "sweep": ("preprocess",),
               "predict": ("inference",)}

@@ -94,6 +94,28 @@ class ResNetConfig(Architecture):
         return from_mapping(cls, values, "model_config")
 
 
+def average_down(x: torch.Tensor, stride: int) -> torch.Tensor:
+    """``x`` [N, C, H, W] average-pooled to the output size of a 3x3 conv (padding 1) or a 1x1 conv at ``stride``:
+    (H - 1) // stride + 1 (32 -> 6 at stride 6), with ``F.adaptive_avg_pool2d``'s windows.
+
+    ONNX has no adaptive pooling to a size that does not divide the input, so in an ONNX export the same
+    averages are two products with constant matrices (H and W are fixed there; only the batch varies).
+    """
+    if not torch.onnx.is_in_onnx_export():
+        return F.adaptive_avg_pool2d(x, [(side - 1) // stride + 1 for side in x.shape[-2:]])
+    rows, columns = (_window_means(int(side), (int(side) - 1) // stride + 1) for side in x.shape[-2:])
+    return rows @ x @ columns.T
+
+
+def _window_means(side: int, size: int) -> torch.Tensor:
+    """[size, side]: row i averages adaptive pooling's window i, [floor(i * side / size), ceil((i + 1) * side / size))."""
+    start = torch.arange(size) * side // size
+    end = -(-(torch.arange(size) + 1) * side // size)
+    position = torch.arange(side)
+    window = ((position >= start[:, None]) & (position < end[:, None])).float()
+    return window / window.sum(1, keepdim=True)
+
+
 class BasicBlock(nn.Module):
     """Two 3x3 convs with BatchNorm and an identity or 1x1-conv shortcut.
 
@@ -120,8 +142,7 @@ class BasicBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pool_stride != 1:
-            # (H - 1) // s + 1: the output size of a 3x3 conv (padding 1) or a 1x1 conv at stride s
-            x = F.adaptive_avg_pool2d(x, [(side - 1) // self.pool_stride + 1 for side in x.shape[-2:]])
+            x = average_down(x, self.pool_stride)
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
         if self.drop_path:  # off, the forward pass stays the seed's (torchvision logs every call)

@@ -147,7 +147,8 @@ def warp_ink(ink: torch.Tensor, matrices: torch.Tensor, offsets: torch.Tensor | 
 
     Whatever the warp pulls in from outside the image is zero ink: background.
     """
-    matrices = matrices.to(ink.device).expand(len(ink), 2, 3)
+    # shape[0], not len(): traced for the ONNX export, len() would fix the batch size in the graph
+    matrices = matrices.to(ink.device).expand(ink.shape[0], 2, 3)
     grid = F.affine_grid(matrices, list(ink.shape), align_corners=False)
     if offsets is not None:
         grid = grid + offsets.to(ink.device)

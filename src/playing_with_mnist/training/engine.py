@@ -152,13 +152,19 @@ def predict_logits(
             if not tta:
                 outputs.append(model(_memory_format(inputs, channels_last)).float())
                 continue
-            probabilities = sum(
-                model(_memory_format(view_batch(inputs, view), channels_last)).float().softmax(1) for view in views
-            )
-            outputs.append((probabilities / len(views)).log())
+            outputs.append(view_averaged_logits(model, inputs, views, channels_last))
     if not outputs:
         return torch.empty(0, 0)
     return torch.cat(outputs)
+
+
+def view_averaged_logits(
+    model: nn.Module, inputs: torch.Tensor, views: Sequence[TTAView] = TTA_VIEWS, channels_last: bool = False
+) -> torch.Tensor:
+    """Test-time augmentation of one batch (float [B, C, S, S] in [0, 1], ink dark on white): the mean of the
+    ``views``' softmax probabilities, as log-probabilities (valid logits). The ONNX export traces it too."""
+    probabilities = sum(model(_memory_format(view_batch(inputs, view), channels_last)).float().softmax(1) for view in views)
+    return (probabilities / len(views)).log()
 
 
 def _memory_format(inputs: torch.Tensor, channels_last: bool) -> torch.Tensor:
