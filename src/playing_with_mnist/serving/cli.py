@@ -35,6 +35,14 @@ def describe(found: ModelVersion) -> str:
 def main(command: str, argv: list[str] | None = None) -> int:
     """Run ``serve`` or ``draw`` on ``argv`` (the arguments after the command); return the exit code."""
     args = build_parser(command).parse_args(argv)
+    if command == "draw":
+        try:  # before the model loads: a missing extra is said at once
+            from .page import launch
+        except ModuleNotFoundError as error:
+            if (error.name or "").partition(".")[0] != "gradio":
+                raise
+            print('Error: the draw page needs Gradio, which is not installed: pip install -e ".[demo]"', file=sys.stderr)
+            return EXIT_FAILED
     # Kedro 1.7 calls an OmegaConf API that OmegaConf 2.4 marks deprecated (as in settings.py).
     warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
     from kedro.utils import find_kedro_project
@@ -49,8 +57,6 @@ def main(command: str, argv: list[str] | None = None) -> int:
         return EXIT_FAILED
     print(f"Serving {describe(found)} at http://{args.host}:{args.port}", file=sys.stderr)
     if command == "draw":
-        from .page import launch
-
         launch(model, describe(found), args.host, args.port)
         return 0
     # MLflow's own scoring server, in this environment; its uvicorn is found beside this Python.
