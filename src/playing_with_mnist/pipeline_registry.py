@@ -19,9 +19,11 @@ from kedro.pipeline import Pipeline
 
 from playing_with_mnist.serving import registry
 
-ON_DEMAND = ("predict", "inference", "evaluate", "export", "mnist_data", "mnist_transfer", "noisy_labels", "sweep")
+ON_DEMAND = ("predict", "inference", "evaluate", "export", "mnist_data", "mnist_transfer", "noisy_labels", "sweep",
+             "search")
 # A pipeline run by name also makes the inputs it needs: these pipelines run with it.
 RUNS_FIRST = {"mnist_transfer": ("preprocess", "mnist_data"), "noisy_labels": ("mnist_data",), "sweep": ("preprocess",),
+              "search": ("preprocess",),
               "predict": ("inference",)}
 # Task 1's trainings: with tracking on, each registers the model bundled with the inference pipeline.
 REGISTERS_MODEL = ("__default__", "train")
