@@ -149,6 +149,11 @@ def test_under_the_dask_runner_two_workers_share_the_study(project_copy: Path, t
     run_search(project_copy, runner, raw_zip=tiny_zip, n_trials=4, space=SMALL_SPACE)
     study = optuna.load_study(study_name="test", storage=f"sqlite:///{project_copy / 'optuna.db'}")
     assert sum(t.state == TrialState.COMPLETE for t in study.trials) >= 4
-    ran_on = {entry["worker"] for entry in runner.timeline if ".trials_" in entry["node"]}
-    assert len(ran_on) == 2, runner.timeline
+    nodes = [entry for entry in runner.timeline if ".trials_" in entry["node"]]
+    assert len({entry["worker"] for entry in nodes}) == 2, runner.timeline
+    assert nodes[0]["started"] < nodes[1]["finished"] and nodes[1]["started"] < nodes[0]["finished"], runner.timeline  # side by side
+    client = MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
+    trials = client.search_runs([client.get_experiment_by_name("playing_with_mnist").experiment_id], "tags.trial != ''")
+    assert sorted(int(r.data.tags["trial"]) for r in trials) == [t.number for t in study.trials]  # logged from the workers
+    assert all("mlflow.parentRunId" in r.data.tags for r in trials)
     assert len(pd.read_csv(latest(project_copy, "trials.csv"))) == len(study.trials)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -115,9 +116,19 @@ def storage_url(search: dict[str, Any]) -> str:
 def open_storage(search: dict[str, Any]) -> optuna.storages.RDBStorage:
     """The study's storage, with heartbeats: a trial whose process died (killed, a lost worker) stops beating
     and is marked failed once ``heartbeat_seconds`` x 2 have passed (by the next trial that starts)."""
-    beat = int(search.get("heartbeat_seconds", 30))
-    return optuna.storages.RDBStorage(storage_url(search), heartbeat_interval=beat, grace_period=2 * beat,
-                                      engine_kwargs={"connect_args": {"timeout": 60}} if storage_url(search).startswith("sqlite") else {})
+    beat, url = int(search.get("heartbeat_seconds", 30)), storage_url(search)
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna since 2.9, and what it offers for this
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # SQLite: wait for another worker's write rather than fail at once
+        return optuna.storages.RDBStorage(url, heartbeat_interval=beat, grace_period=2 * beat,
+                                          engine_kwargs={"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {})
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Mark failed the trials of ``study`` left running by a process that died (their heartbeat stopped)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def make_pruner(config: dict[str, Any] | None) -> optuna.pruners.BasePruner:

@@ -8,9 +8,9 @@ and nothing of the training code is copied. Its nodes carry the tags :data:`CONF
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial, update_wrapper
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd

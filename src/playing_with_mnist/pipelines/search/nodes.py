@@ -17,7 +17,16 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from playing_with_mnist.analysis.figures import styled
-from playing_with_mnist.search import FINISHED, finished_trials, load_study, objective, parse_space, recipe_settings, storage_url
+from playing_with_mnist.search import (
+    FINISHED,
+    fail_stale_trials,
+    finished_trials,
+    load_study,
+    objective,
+    parse_space,
+    recipe_settings,
+    storage_url,
+)
 
 logger = logging.getLogger(__name__)
 TABLE_START = ["number", "state", "value", "epochs", "seconds"]
@@ -29,7 +38,7 @@ def prepare_search(search: dict[str, Any], train: dict[str, Any]) -> dict[str, A
     own settings as the first trial. Returns the plan: the space and the deadline (epoch seconds, or None)."""
     space = parse_space(search.get("space") or {}, train)
     study = load_study(search)
-    optuna.storages.fail_stale_trials(study)
+    fail_stale_trials(study)
     if not study.trials:
         study.enqueue_trial(recipe_settings(space, train))
     minutes = search.get("timeout_minutes")
