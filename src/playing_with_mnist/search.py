@@ -3,6 +3,8 @@
 ``conf/base/parameters_search.yml`` declares ``search``; ``search.space`` maps ``train`` settings (dotted
 for nested ones: ``augment.rotate``) to distributions. A study lives in Optuna's RDB storage (SQLite in the
 project by default), so a search run again continues it, and every trial-running node of a run shares it.
+Not kedro-datasets' ``optuna.StudyDataset``: it cannot create a study on load, opens its storage without
+heartbeats (needed to fail the trials of a process that died) and resolves a SQLite file against the cwd.
 """
 
 from __future__ import annotations
