@@ -3,7 +3,7 @@
 ``__default__`` is Task 1 end to end (preprocess, train, report); it and ``train`` register the model
 with the ``inference`` pipeline (``serving.registry``). ``predict`` (through ``inference``) and
 ``evaluate`` use a trained model on new data, ``export`` writes it as ONNX; ``mnist_transfer`` (Task 2) and
-``noisy_labels`` (Task 3, after Tasks 1 and 2) are the MNIST experiments, and
+``noisy_labels`` (Task 3, after Tasks 1 and 2) are the MNIST experiments, ``search`` an Optuna study of the training settings, and
 ``mnist_data`` prepares their MNIST input; ``sweep`` trains recipes x seeds. These run only when named.
 
 A pipeline folder holds only its own nodes; what it runs first is composed here (``RUNS_FIRST``),
@@ -19,9 +19,11 @@ from kedro.pipeline import Pipeline
 
 from playing_with_mnist.serving import registry
 
-ON_DEMAND = ("predict", "inference", "evaluate", "export", "mnist_data", "mnist_transfer", "noisy_labels", "sweep")
+ON_DEMAND = ("predict", "inference", "evaluate", "export", "mnist_data", "mnist_transfer", "noisy_labels", "sweep",
+             "search")
 # A pipeline run by name also makes the inputs it needs: these pipelines run with it.
 RUNS_FIRST = {"mnist_transfer": ("preprocess", "mnist_data"), "noisy_labels": ("mnist_data",), "sweep": ("preprocess",),
+              "search": ("preprocess",),
               "predict": ("inference",)}
 # Task 1's trainings: with tracking on, each registers the model bundled with the inference pipeline.
 REGISTERS_MODEL = ("__default__", "train")

@@ -65,15 +65,20 @@ def env_train_changes(env: str, *without: str) -> dict[str, Any]:
     return {key: value for change in changes for key, value in change.items() if key not in without}
 
 
-def registered_runs() -> dict[str, dict[str, Any]]:
-    """The sweep's runs (name -> changes to ``train``) when the pipelines are registered, from the parameters as
-    ``kedro run`` reads them (base, then KEDRO_ENV or local)."""
+def registered_parameters() -> dict[str, Any]:
+    """The parameters as ``kedro run`` reads them (base, then KEDRO_ENV or local), for pipelines whose nodes
+    depend on them (Kedro builds pipelines before it reads parameters)."""
     from kedro.config import OmegaConfigLoader
     from kedro.framework.project import settings
 
     loader = OmegaConfigLoader(conf_source=str(project_root() / settings.CONF_SOURCE), env=os.environ.get("KEDRO_ENV"),
                                **settings.CONFIG_LOADER_ARGS)
-    if not (runs := (loader["parameters"].get("sweep") or {}).get("runs")):
+    return loader["parameters"]
+
+
+def registered_runs() -> dict[str, dict[str, Any]]:
+    """The sweep's runs (name -> changes to ``train``) when the pipelines are registered."""
+    if not (runs := (registered_parameters().get("sweep") or {}).get("runs")):
         raise ValueError("sweep.runs is empty: list recipes and seeds in conf/base/parameters_sweep.yml")
     return runs
 

@@ -17,6 +17,7 @@ from playing_with_mnist.training.checkpoints import TrainedModel
 from playing_with_mnist.training.config import TrainConfig
 from playing_with_mnist.training.pipeline import TRAINING_TAG
 
+from . import trials
 from .artifacts import TASK1_REPORT, flatten, git_commit, history_metrics, is_report, log_report
 from .store import absolute_store, check_store
 
@@ -108,6 +109,8 @@ class TrainingTrackingHooks:
     def before_node_run(self, node, catalog, inputs: dict[str, Any], is_async: bool) -> None:  # noqa: ANN001 - Kedro's signature
         if self.mlflow is not None:
             self.mlflow.before_node_run(node=node, catalog=catalog, inputs=inputs, is_async=is_async)
+        if self.enabled and trials.SEARCH_TAG in node.tags and (parent := self.parent_run()) is not None:
+            trials.activate(trials.TrialTracker(self.client, parent, self.context_tags))  # the objective logs each trial
         if not self.enabled or TRAINING_TAG not in node.tags or (parent := self.parent_run()) is None:
             return  # not a training, or kedro-mlflow is off for this pipeline
         namespace = node.namespace or "train"
@@ -130,6 +133,7 @@ class TrainingTrackingHooks:
 
     @hook_impl
     def after_node_run(self, node, outputs: dict[str, Any]) -> None:  # noqa: ANN001 - Kedro's signature
+        trials.activate(None)
         if (run_id := self.open_runs.pop(node.name, None)) is None:
             return
         from mlflow.entities import RunTag
@@ -175,6 +179,7 @@ class TrainingTrackingHooks:
 
     @hook_impl
     def on_node_error(self, node) -> None:  # noqa: ANN001 - Kedro's signature
+        trials.activate(None)
         if (run_id := self.open_runs.pop(node.name, None)) is not None:
             self.client.set_terminated(run_id, "FAILED")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -71,6 +72,7 @@ def fit(
     config: TrainConfig,
     checkpoints: CheckpointStore | None = None,
     fingerprint: str = "",
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> FitResult:
     """Train ``model`` on uint8 image tensors for ``config.epochs`` epochs.
 
@@ -78,7 +80,8 @@ def fit(
     the run (device, precision, seconds). With ``config.resume`` a saved checkpoint
     is continued; the result equals an uninterrupted run's on the CPU. With
     ``config.ema_decay`` the returned model is the moving average of the weights, which
-    is also what is validated after each epoch.
+    is also what is validated after each epoch. ``on_epoch(epoch, history_row)`` is called after each
+    epoch's checkpoint; an exception it raises (a search's pruned trial) stops the training there.
     """
     device = select_device(config.device)
     precision = select_precision(config.precision, device)
@@ -156,6 +159,8 @@ def fit(
                     **{name: part.state_dict() if part is not None else None for name, part in parts.items()},
                     **{name: rng.get_state() for name, rng in generators.items()},
                 ).to_checkpoint())
+            if on_epoch is not None:
+                on_epoch(epoch, history[-1])
     if options.ema is not None:
         model = options.ema.module
     model = model.to("cpu", memory_format=torch.contiguous_format)

@@ -8,6 +8,7 @@ and nothing of the training code is copied. Its nodes carry the tags :data:`CONF
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial, update_wrapper
 from typing import Any
@@ -33,11 +34,12 @@ def train_model(
     config: TrainConfig,
     checkpoints: CheckpointStore | None = None,
     initial_model: TrainedModel | None = None,
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None,
 ) -> tuple[TrainedModel, pd.DataFrame]:
     """Train the seed's ResNet on a cache of images (``images`` uint8 [N, 1, S, S], ``labels``, ``class_names``,
     ``fingerprint`` ...): ``split["train"]`` to learn, ``split["val"]`` (or the MNIST splits' ``test``) to score after
     every epoch. ``checkpoints`` receives the training state after every epoch (``config.resume`` continues from it);
-    ``initial_model``'s weights are the start. Returns the model and the history (a row per epoch).
+    ``initial_model``'s weights are the start; ``on_epoch`` is ``fit``'s per-epoch callback. Returns the model and the history (a row per epoch).
 
     The model's calibration temperature is fitted on ``split["val"]`` (on nothing, 1.0, for a split without one:
     a temperature fitted on the test images would flatter them)."""
@@ -47,7 +49,7 @@ def train_model(
     images, labels = model_input["images"], model_input["labels"]
     scored = split["val"] if "val" in split else split["test"]
     result = fit(network, (images[split["train"]], labels[split["train"]]), (images[scored], labels[scored]),
-                 config, checkpoints=checkpoints, fingerprint=fingerprint)
+                 config, checkpoints=checkpoints, fingerprint=fingerprint, on_epoch=on_epoch)
     trained_model = TrainedModel(
         model_config=network.config, state_dict=result.model.state_dict(), class_names=list(model_input["class_names"]),
         class_folders=list(model_input["class_folders"]), train_config=config, run=result.run, source=model_input["source"],
