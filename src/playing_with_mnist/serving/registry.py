@@ -69,15 +69,11 @@ def project_store(project_path: Path, env: str | None = None) -> str:
     """The MLflow store ``kedro run`` uses in this project (``server.mlflow_tracking_uri`` of ``mlflow.yml``)."""
     from kedro.config import OmegaConfigLoader
 
-    from playing_with_mnist.tracking.store import absolute_store
+    from playing_with_mnist.tracking.store import absolute_store, mlflow_settings
 
     loader = OmegaConfigLoader(conf_source=str(project_path / "conf"), env=env or os.environ.get("KEDRO_ENV"),
                                base_env="base", default_run_env="local")
-    loader.config_patterns["mlflow"] = ["mlflow*", "mlflow*/**"]
-    try:
-        uri = ((loader["mlflow"] or {}).get("server") or {}).get("mlflow_tracking_uri")
-    except Exception:  # no mlflow.yml: kedro-mlflow's default store
-        uri = None
+    uri = (mlflow_settings(loader).get("server") or {}).get("mlflow_tracking_uri")
     return absolute_store(uri, project_path)
 
 

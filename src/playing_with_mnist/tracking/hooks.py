@@ -19,7 +19,7 @@ from playing_with_mnist.training.pipeline import TRAINING_TAG
 
 from . import trials
 from .artifacts import TASK1_REPORT, flatten, git_commit, history_metrics, is_report, log_report
-from .store import absolute_store, check_store
+from .store import absolute_store, check_store, mlflow_settings
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +58,7 @@ class TrainingTrackingHooks:
         # plain path in the project but not a SQLite URI (`sqlite:///mlflow.db` would follow the
         # working folder), so the store's URI is made absolute there before its hook reads it.
         loader = context.config_loader
-        loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])
-        try:
-            conf = dict(loader["mlflow"])
-        except Exception:  # no mlflow.yml at all: kedro-mlflow's defaults
-            conf = {}
+        conf = mlflow_settings(loader)
         self.enabled = bool((context.params.get("tracking") or {}).get("enabled", True))
         if not self.enabled:  # nothing is tracked and no store is touched
             self.mlflow = None

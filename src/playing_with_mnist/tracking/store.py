@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 from playing_with_mnist.file_lock import exclusive_lock
 
@@ -23,6 +24,16 @@ def absolute_store(uri: str | None, project_path: Path) -> str:
     uri = uri or "sqlite:///mlflow.db"
     path = sqlite_file(uri)
     return f"sqlite:///{(project_path / path).resolve()}" if path is not None and not path.is_absolute() else uri
+
+
+def mlflow_settings(loader: Any) -> dict[str, Any]:
+    """kedro-mlflow's settings (``mlflow.yml``) as a Kedro config ``loader`` reads them; {} without an ``mlflow.yml``
+    (kedro-mlflow's defaults)."""
+    loader.config_patterns.setdefault("mlflow", ["mlflow*", "mlflow*/**", "**/mlflow*"])
+    try:
+        return dict(loader["mlflow"] or {})
+    except Exception:  # no mlflow.yml at all
+        return {}
 
 
 def check_store(uri: str) -> None:
