@@ -199,9 +199,10 @@ class TrainingTrackingHooks:
             tags = self._version_tags(pipeline, catalog) if registers and run is not None else None
             self.mlflow.after_pipeline_run(run_params=run_params, pipeline=pipeline,
                                            catalog=registry.catalog_for_logging(catalog) if registers else catalog)
-            for found in self.client.search_model_versions(f"name = '{registry.MODEL_NAME}' and run_id = '{run.info.run_id}'") if tags else ():
-                for key, value in tags.items():
-                    self.client.set_model_version_tag(registry.MODEL_NAME, found.version, key, value)
+            if tags:
+                for found in self.client.search_model_versions(f"name = '{registry.MODEL_NAME}' and run_id = '{run.info.run_id}'"):
+                    for key, value in tags.items():
+                        self.client.set_model_version_tag(registry.MODEL_NAME, found.version, key, value)
         self._close_session_runs()
 
     def _version_tags(self, pipeline, catalog) -> dict[str, str]:  # noqa: ANN001

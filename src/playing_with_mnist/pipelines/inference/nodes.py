@@ -60,13 +60,13 @@ def decode_requests(character_requests: pd.DataFrame, trained_model: TrainedMode
                          f"send one row per image, the image as base64 text in '{IMAGE_COLUMN}'")
     payloads = [_payload(value) for value in character_requests[IMAGE_COLUMN].tolist()]
     rows = {f"row {i}": payload for i, payload in enumerate(payloads) if isinstance(payload, bytes)}
-    images = decode_many(contextlib.nullcontext, lambda _, row: rows[row], list(rows), trained_model.image_size, stop_on_bomb=False)
-    decoded = dict(zip(rows, images))
-    decoded = [decoded.get(f"row {i}", f"row {i}: {payload}") for i, payload in enumerate(payloads)]
-    ok = [result for result in decoded if not isinstance(result, str)]
     size = trained_model.image_size
+    by_row = dict(zip(rows, decode_many(contextlib.nullcontext, lambda _, row: rows[row], list(rows), size, stop_on_bomb=False)))
+    # per row: its preprocessed array, or the reason there is none
+    results = [by_row.get(f"row {i}", f"row {i}: {payload}") for i, payload in enumerate(payloads)]
+    ok = [result for result in results if not isinstance(result, str)]
     images = torch.from_numpy(np.stack(ok)).unsqueeze(1) if ok else torch.empty(0, 1, size, size, dtype=torch.uint8)
-    return RequestImages(images, [result if isinstance(result, str) else "" for result in decoded])
+    return RequestImages(images, [result if isinstance(result, str) else "" for result in results])
 
 
 def classify_images(request_images: RequestImages, trained_model: TrainedModel) -> pd.DataFrame:
