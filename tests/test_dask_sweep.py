@@ -162,7 +162,7 @@ def test_a_ready_node_goes_to_a_free_worker_not_behind_a_long_one(monkeypatch: p
             Client(local) as client:
         runner = DaskRunner()
         runner._run_as_ready(pipeline, DataCatalog(),
-                             lambda node, worker: client.submit(sleep_here, node.name, seconds[node.name], key=node.name,
+                             lambda node, worker, attempt: client.submit(sleep_here, node.name, seconds[node.name], key=node.name,
                                                                 workers=[worker] if worker else None),
                              client.nthreads)
     ran = {entry["node"]: entry for entry in runner.timeline}

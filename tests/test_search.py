@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import sqlite3
+import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import optuna
@@ -99,9 +105,9 @@ def test_a_trial_whose_process_died_ends_failed_not_complete(tmp_path: Path) -> 
     assert load_study(search).trials[stale.number].state == TrialState.FAIL
 
 
-def run_search(project: Path, runner=None, **search: object) -> None:  # noqa: ANN001 - any Kedro runner
+def run_search(project: Path, runner=None, train: dict = TRAIN, **search: object) -> None:  # noqa: ANN001 - any Kedro runner
     bootstrap_project(project)
-    with KedroSession.create(project_path=project, runtime_params={"raw_zip": str(search.pop("raw_zip")), "train": TRAIN,
+    with KedroSession.create(project_path=project, runtime_params={"raw_zip": str(search.pop("raw_zip")), "train": train,
                                                                    "search": search}) as session:
         session.run(pipeline_names=["search"], runner=runner)
 
@@ -157,3 +163,56 @@ def test_under_the_dask_runner_two_workers_share_the_study(project_copy: Path, t
     assert sorted(int(r.data.tags["trial"]) for r in trials) == [t.number for t in study.trials]  # logged from the workers
     assert all("mlflow.parentRunId" in r.data.tags for r in trials)
     assert len(pd.read_csv(latest(project_copy, "trials.csv"))) == len(study.trials)
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_fails_its_trial_and_the_study_goes_on(project_copy: Path, tiny_zip: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from playing_with_mnist.runner import DaskRunner
+
+    from .test_dask_sweep import Cluster
+
+    monkeypatch.chdir(project_copy)
+    search = {**search_params(project_copy, workers=2, heartbeat_seconds=1, storage="sqlite:///optuna.db"), "space": SMALL_SPACE}
+    (project_copy / "conf/base/parameters_search.yml").write_text(yaml.safe_dump({"search": search}))
+    storage = f"sqlite:///{project_copy / 'optuna.db'}"
+    cluster = Cluster(tmp_path, workers=2)  # worker processes without nannies: a killed one stays dead
+    killed: list[int] = []
+
+    def kill_a_worker_mid_trial() -> None:
+        # The worker whose trial has reported an epoch and is still running: certainly mid-way. Read with
+        # sqlite3, read-only: Optuna would create the study's tables, racing the run that creates them.
+        deadline = time.time() + 300
+        pids = set(cluster.client.run(os.getpid).values())
+        while time.time() < deadline and not killed:
+            try:
+                with closing(sqlite3.connect(f"file:{project_copy / 'optuna.db'}?mode=ro", uri=True)) as db:
+                    running = db.execute(
+                        "SELECT t.number, a.value_json FROM trials t JOIN trial_user_attributes a ON a.trial_id = t.trial_id "
+                        "WHERE a.key = 'process' AND t.state = 'RUNNING' AND EXISTS "
+                        "(SELECT 1 FROM trial_intermediate_values v WHERE v.trial_id = t.trial_id)").fetchall()
+            except sqlite3.Error:  # no file or no tables yet, or being written
+                running = []
+            for number, process in running:
+                pid = int(json.loads(process).rsplit(":", 1)[1])
+                if pid in pids:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(number)
+                    break
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_a_worker_mid_trial)
+    killer.start()
+    try:
+        run_search(project_copy, DaskRunner(address=cluster.address, torch_threads=1), {**TRAIN, "epochs": 3},
+                   raw_zip=tiny_zip, n_trials=4, space=SMALL_SPACE, heartbeat_seconds=1)
+    finally:
+        killer.join()
+        cluster.stop()
+    assert killed, "no trial was seen mid-way"
+    study = optuna.load_study(study_name="test", storage=storage)
+    assert sum(t.state == TrialState.COMPLETE for t in study.trials) == 4, [t.state for t in study.trials]  # it went on
+    if study.trials[killed[0]].state == TrialState.RUNNING:  # the run ended within its heartbeat's grace period
+        time.sleep(3)
+        prepare_search(search, TRAIN)
+    assert load_study(search).trials[killed[0]].state == TrialState.FAIL

@@ -18,6 +18,24 @@ class RunEnvironmentHooks:
         os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 
 
+class SearchStorageHooks:
+    """Make a relative SQLite ``search.storage`` absolute in the run's project, as Kedro does the catalog's file
+    paths: a search node on a Dask worker started in another folder then opens the same study."""
+
+    @hook_impl
+    def after_context_created(self, context) -> None:  # noqa: ANN001 - Kedro's signature
+        self.project_path = context.project_path
+
+    @hook_impl
+    def after_catalog_created(self, catalog) -> None:  # noqa: ANN001 - Kedro's signature
+        from playing_with_mnist.search import storage_url
+
+        if "params:search" in catalog:
+            parameters = catalog.get("params:search")  # the dataset itself: its load and save are not logged
+            search = parameters.load()
+            parameters.save({**search, "storage": storage_url(search, self.project_path)})
+
+
 class MissingInputsHooks:
     """Stop a run at once, with the command to fix it, when an input another pipeline makes is missing.
 

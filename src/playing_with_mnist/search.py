@@ -10,8 +10,11 @@ heartbeats (needed to fail the trials of a process that died) and resolves a SQL
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -110,9 +113,10 @@ def registered_workers() -> int:
     return workers
 
 
-def storage_url(search: dict[str, Any]) -> str:
-    """``search.storage`` (a relative ``sqlite:///`` file is made absolute in the project; default ``optuna.db``)."""
-    return absolute_store(search.get("storage") or "sqlite:///optuna.db", project_root())
+def storage_url(search: dict[str, Any], project_path: Path | None = None) -> str:
+    """``search.storage`` (a relative ``sqlite:///`` file is made absolute in ``project_path``, by default the
+    project of the cwd; default ``optuna.db``)."""
+    return absolute_store(search.get("storage") or "sqlite:///optuna.db", project_path or project_root())
 
 
 def open_storage(search: dict[str, Any]) -> optuna.storages.RDBStorage:
@@ -165,6 +169,7 @@ def objective(trial: optuna.Trial, train: dict[str, Any], space: dict[str, BaseD
     chosen = {key: _suggest(trial, key, distribution) for key, distribution in space.items()}
     config = TrainConfig.from_params(train, nested(chosen), section="search.space")
     trial.set_user_attr("train", config.to_dict())
+    trial.set_user_attr("process", f"{socket.gethostname()}:{os.getpid()}")  # where it ran, on a cluster
     tracker = trial_tracking.current()
     run = tracker.start(trial.number, chosen) if tracker else None
     started = time.perf_counter()

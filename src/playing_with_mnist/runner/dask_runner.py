@@ -19,15 +19,23 @@ from typing import Any, Callable
 from unittest import mock
 
 from distributed import Client, Future, as_completed
+from distributed.scheduler import KilledWorker
 from kedro.io import MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
 from kedro.runner import AbstractRunner
 
 from playing_with_mnist.tracking import TrainingTrackingHooks
+from playing_with_mnist.tracking.trials import SEARCH_TAG
 
 from .cluster import start_local_cluster
 from .worker import RunSetup, SharedDataset, run_node
+
+# A search's trial node whose worker died runs again on another worker, up to this many times: the study
+# lives in its storage, so the rerun continues it (the dead trial is marked failed by its stopped heartbeat).
+# Any other node fails at once, as a training rerun from its start on worker after worker could hide an
+# out-of-memory kill for hours.
+TRIAL_NODE_RERUNS = 3
 
 
 class NodeFailedError(RuntimeError):
@@ -92,19 +100,21 @@ class DaskRunner(AbstractRunner):
                                             tracking, torch_threads, catalog, self._is_async), name=prefix)
             stack.callback(client.unregister_worker_plugin, prefix)
 
-            def submit(node: Node, worker: str | None) -> Future:
+            def submit(node: Node, worker: str | None, attempt: int) -> Future:
                 # Loose placement: should that worker leave the cluster, another one runs the node.
-                return client.submit(run_node, node, prefix, run_id, key=f"{node.name}:{prefix}", retries=0,
+                key = f"{node.name}:{prefix}" + (f":rerun{attempt}" if attempt else "")
+                return client.submit(run_node, node, prefix, run_id, key=key, retries=0,
                                      workers=[worker] if worker else None, allow_other_workers=True)
 
             self._run_as_ready(pipeline, catalog, submit, client.nthreads)
 
-    def _run_as_ready(self, pipeline: Pipeline, catalog: Any, submit: Callable[[Node, str | None], Future],
+    def _run_as_ready(self, pipeline: Pipeline, catalog: Any, submit: Callable[[Node, str | None, int], Future],
                       worker_threads: Callable[[], dict[str, int]]) -> None:
         """Submit each node once the nodes it needs have finished, to a worker with a free thread;
-        wait for all; report. Nodes that do not need a failed one still run to their end.
+        wait for all; report. Nodes that do not need a failed one still run to their end. A search's
+        trial node whose worker died is run again (:data:`TRIAL_NODE_RERUNS`).
 
-        The runner places each node itself (``submit(node, worker)``) on the worker with the most
+        The runner places each node itself (``submit(node, worker, attempt)``) on the worker with the most
         threads none of this run's nodes uses (``worker_threads()``: address -> threads, asked again
         as each node ends, as workers come and go); with none free, the node waits, and with no
         worker at all one node goes unplaced until Dask has one. Left to Dask, two nodes submitted
@@ -115,7 +125,7 @@ class DaskRunner(AbstractRunner):
         waiting = {node: set(pipeline.node_dependencies[node]) for node in pipeline.nodes}
         load_counts = Counter(chain.from_iterable(n.inputs for n in pipeline.nodes))
         running: dict[str, tuple[Node, str | None]] = {}  # future key -> its node and the worker it was handed to
-        completed, done, failed = as_completed(), [], {}
+        completed, done, failed, reruns = as_completed(), [], {}, Counter()
 
         def submit_ready() -> None:
             threads, busy = worker_threads(), Counter(worker for _, worker in running.values())
@@ -124,7 +134,7 @@ class DaskRunner(AbstractRunner):
                 if worker is None and running:
                     return
                 del waiting[node]
-                future = submit(node, worker)
+                future = submit(node, worker, reruns[node])
                 running[future.key], busy[worker] = (node, worker), busy[worker] + 1
                 completed.add(future)
 
@@ -138,6 +148,11 @@ class DaskRunner(AbstractRunner):
                 self._release_datasets(node, catalog, load_counts, pipeline)
                 for needs in waiting.values():
                     needs.discard(node)
+            elif lost_worker(future.exception()) and SEARCH_TAG in node.tags and reruns[node] < TRIAL_NODE_RERUNS:
+                reruns[node] += 1
+                waiting[node] = set()
+                self._logger.warning("The worker running node %s died; running it again on another worker (%d of %d)",
+                                     node.name, reruns[node], TRIAL_NODE_RERUNS)
             else:
                 failed[node] = future.exception()
             submit_ready()  # its thread is free, failed or not
@@ -145,12 +160,17 @@ class DaskRunner(AbstractRunner):
             self._suggest_resume_scenario(pipeline, done, catalog)
             causes = "; ".join(f"node {node.name} failed: {type(error).__name__}: {str(error)[:500]}" for node, error in failed.items())
             not_run = ", ".join(sorted(node.name for node in waiting))
-            killed = any(type(error).__name__ == "KilledWorker" for error in failed.values())
+            killed = any(lost_worker(error) for error in failed.values())
             raise NodeFailedError(
                 causes + (f". Not run, as they need its outputs: {not_run}" if not_run else "")
                 + (". The worker running it died (killed, or out of memory); a training continues from its last "
                    "checkpoint with --params=train.resume=true" if killed else "")
                 + ". Every node that does not need it ran to its end and saved its outputs.")
+
+
+def lost_worker(error: BaseException | None) -> bool:
+    """Whether a node failed because its worker died (killed, out of memory) rather than by its own error."""
+    return isinstance(error, KilledWorker)
 
 
 def free_worker(threads: dict[str, int], busy: Counter) -> str | None:

@@ -142,6 +142,7 @@ def summarise_search(search: dict[str, Any], *ran: int) -> tuple[pd.DataFrame, p
     """After the trial nodes (``ran``: how many each ran): the study's trials table, history and importance
     figures, best recipe and results document."""
     study = load_study(search)
+    fail_stale_trials(study)  # a trial whose worker died, if no later trial has marked it failed yet
     table = trials_table(study)
     logger.info("This run ran %d trials; the study holds %d", sum(ran), len(table))
     last = {t.number: t.intermediate_values[max(t.intermediate_values)] for t in study.trials if t.intermediate_values}
