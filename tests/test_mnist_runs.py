@@ -126,6 +126,9 @@ def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy:
     assert parents[by_name["mnist_transfer.n20_s1.scratch"].data.tags["mlflow.parentRunId"]] == "mnist_transfer"
     assert parents[by_name["noisy_labels.cleaned"].data.tags["mlflow.parentRunId"]] == "noisy_labels"
     assert by_name["mnist_transfer.n20_s1.scratch"].data.params["train.seed"] == "1"
+    assert {k: by_name["mnist_transfer.n20_s1.scratch"].data.tags[k] for k in ("recipe", "train_size", "seed")} == {
+        "recipe": "tuned", "train_size": "20", "seed": "1"}
+    assert by_name["mnist_transfer.n20_s1.scratch"].data.params["recipe"] == "tuned"
     assert len(client.get_metric_history(by_name["mnist_transfer.n60_s0.pretrained"].info.run_id, "val_accuracy")) == 1
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 RUN_NAME = re.compile(r"^(?P<recipe>.+)_s(?P<seed>\d+)$")
+CURVE_POINT = re.compile(r"^n(?P<size>\d+)_s(?P<seed>\d+)\.")  # a learning curve's training: n300_s1.scratch
+MNIST_EXPERIMENTS = ("mnist_transfer", "noisy_labels")  # their trainings lay `mnist_recipe` over `train`
 
 
 def run_name(recipe: str, seed: int) -> str:
@@ -106,9 +108,14 @@ def registered_points() -> dict[str, dict[str, int]]:
 
 
 def training_tags(namespace: str) -> dict[str, str]:
-    """Tags of a sweep's training (``sweep.tuned_s2``): the sweep, its configuration, recipe and seed."""
-    sweep, _, configuration = namespace.partition(".")
-    if sweep != "sweep" or not configuration:
+    """Tags of a training beyond its run's: a sweep's (``sweep.tuned_s2``) its sweep, configuration, recipe and seed;
+    an MNIST experiment's (``mnist_transfer.n300_s1.scratch``) the recipe ``tuned``, as its ``mnist_recipe`` is by
+    default (its ``train.*`` parameters say what it ran), and a learning curve point's its size and seed."""
+    experiment, _, configuration = namespace.partition(".")
+    if experiment in MNIST_EXPERIMENTS:
+        point = CURVE_POINT.match(configuration)
+        return {"recipe": "tuned", **({"train_size": point["size"], "seed": point["seed"]} if point else {})}
+    if experiment != "sweep" or not configuration:
         return {}
     recipe, seed = recipe_and_seed(configuration)
-    return {"sweep": sweep, "configuration": configuration, "recipe": recipe, **({"seed": str(seed)} if seed is not None else {})}
+    return {"sweep": experiment, "configuration": configuration, "recipe": recipe, **({"seed": str(seed)} if seed is not None else {})}
