@@ -20,17 +20,23 @@ pytestmark = pytest.mark.slow
 
 SLIM = {"block_channels": [8, 8, 16, 16, 16], "strides": [1, 1, 1, 6, 1], "hidden_units": [16, 8]}
 FAST = {"epochs": 1, "batch_size": 16, "val_batch_size": 64, "device": "cpu", "model": SLIM}
-PARAMS = {"train": FAST, "digits_train": FAST, "mnist_train": {**FAST, "epochs": 2}, "noisy_train": FAST}
+PARAMS = {"train": FAST, "digits_train": FAST, "mnist_train": FAST, "noisy_train": FAST}
+# Task 2's learning curve here: 2 sizes x 2 seeds x 2 starts.
+POINTS = [f"n{size}_s{seed}" for size in (20, 60) for seed in (0, 1)]
+CURVE_RUNS = [f"{point}.{start}" for point in POINTS for start in ("scratch", "pretrained")]
 
 
-def small_stand_ins(project: Path) -> None:
-    """Tiny synthetic MNIST and noisy zip through conf/local, as a user would override the catalog."""
+def small_stand_ins(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tiny synthetic MNIST and noisy zip through conf/local, as a user would override the catalog, and a learning
+    curve of two sizes and two seeds through conf/local, where the pipelines are registered from (the cwd)."""
     base = yaml.safe_load((project / "conf/base/catalog.yml").read_text())
     local = {
         "raw_mnist": {**base["raw_mnist"], "demo": {**base["raw_mnist"]["demo"], "train_count": 120, "test_count": 40}},
         "raw_noisy_digits": {**base["raw_noisy_digits"], "demo": {**base["raw_noisy_digits"]["demo"], "count": 100}},
     }
     (project / "conf/local/catalog.yml").write_text(yaml.safe_dump(local))
+    (project / "conf/local/parameters_mnist.yml").write_text(yaml.safe_dump({"mnist_transfer": {"train_sizes": [20, 60], "seeds": [0, 1]}}))
+    monkeypatch.chdir(project)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +46,8 @@ def digit_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
                           characters="0123456789AB")
 
 
-def test_task_3_says_which_pipelines_to_run_first(project_copy: Path) -> None:
-    small_stand_ins(project_copy)
+def test_task_3_says_which_pipelines_to_run_first(project_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    small_stand_ins(project_copy, monkeypatch)
     with pytest.raises(RuntimeError, match=r"mnist_model \(made by `kedro run --pipelines=mnist_transfer`\).*trained_model \(made by `kedro run`\)"):
         run_session(project_copy, ["noisy_labels"], **PARAMS)
     # A partial run that needs what only lives in memory is told to start earlier.
@@ -50,26 +56,41 @@ def test_task_3_says_which_pipelines_to_run_first(project_copy: Path) -> None:
         session.run(pipeline_names=["noisy_labels"], from_nodes=["noisy_labels.known_label_truth"])
 
 
-def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy: Path, digit_zip: Path) -> None:
-    small_stand_ins(project_copy)
+def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy: Path, digit_zip: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    small_stand_ins(project_copy, monkeypatch)
     run_session(project_copy, None, raw_zip=str(digit_zip), **PARAMS)  # Task 1: the model Task 3 starts from
     run_session(project_copy, ["mnist_transfer"], raw_zip=str(digit_zip), **PARAMS)
 
     reports = project_copy / "data/08_reporting/mnist_transfer"
-    comparison = pd.read_csv(latest(reports, "comparison.csv", ""))
-    assert list(comparison["run"]) == ["scratch", "pretrained"] and (comparison["epochs"] == 2).all()
-    for run in ("scratch", "pretrained"):
-        history = pd.read_csv(latest(reports, f"{run}_history.csv", ""))
-        assert comparison.set_index("run").loc[run, "final_test_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1])
+    curve = pd.read_csv(latest(reports, "learning_curve.csv", ""))
+    assert sorted(zip(curve["size"], curve["start"], curve["seed"])) == sorted(
+        (size, start, seed) for size in (20, 60) for start in ("scratch", "pretrained") for seed in (0, 1))
+    assert (curve["epochs"] == 1).all() and curve["test_accuracy"].between(0, 1).all()
+    summary = pd.read_csv(latest(reports, "learning_curve_summary.csv", ""))
+    assert list(summary["size"]) == [20, 60] and (summary["seeds"] == 2).all()
     results = latest(reports, "results.md", "").read_text()
-    assert "## Verdict" in results and "Against scratch, pretrained" in results
-    for figure in ("accuracy_curves.png", "loss_curves.png"):
+    verdict = results.split("## Verdict")[1].split("Rule:")[0]
+    assert "20 images (" in verdict and "60 images (" in verdict
+    assert "onecycle schedule" in results and "dropout 0.1" in results  # the tuned recipe, and the document says so
+    # the per-epoch comparison: the largest size at the first seed
+    comparison = pd.read_csv(latest(reports, "comparison.csv", ""))
+    assert list(comparison["run"]) == ["scratch", "pretrained"] and (comparison["epochs"] == 1).all()
+    for run in ("scratch", "pretrained"):
+        history = pd.read_csv(latest(reports, f"n60_s0_{run}_history.csv", ""))
+        assert comparison.set_index("run").loc[run, "final_test_accuracy"] == pytest.approx(history["val_accuracy"].iloc[-1])
+    assert "## The largest size (60 images, seed 0)" in results and "Against scratch, pretrained" in results
+    for figure in ("learning_curves.png", "accuracy_curves.png", "loss_curves.png"):
         assert latest(reports, figure, "").stat().st_size > 0
     models = project_copy / "data/06_models/mnist_transfer"
-    pretrained = torch.load(latest(models, "pretrained_model.pt", ""), weights_only=True)
+    pretrained = torch.load(latest(models, "n60_s0_pretrained_model.pt", ""), weights_only=True)
     assert pretrained["started_from"]["classes"] == 10 and pretrained["started_from"]["new_tensors"] == []
+    assert torch.load(latest(models, "n20_s1_scratch_model.pt", ""), weights_only=True)["train_config"]["seed"] == 1
+    subset = torch.load(project_copy / "data/05_model_input/mnist_transfer/n20_s1.train_split.pt", weights_only=True)
+    assert len(subset["train"]) == 20 and len(subset["test"]) == 40
     mnist_model = torch.load(latest(models, "mnist_model.pt", ""), weights_only=True)
     assert mnist_model["class_names"] == [str(d) for d in range(10)]
+    assert mnist_model["train_config"]["dropout"] == 0.1 and mnist_model["train_config"]["schedule"] == "onecycle"
     accuracy = comparison.set_index("run")["final_test_accuracy"]
     assert mnist_model["selected_run"] == ("pretrained" if accuracy["pretrained"] > accuracy["scratch"] else "scratch")
     assert mnist_model["final_val_accuracy"] == pytest.approx(accuracy[mnist_model["selected_run"]])
@@ -89,6 +110,7 @@ def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy:
     for name in ("noise_matrix.png", "wrong_label_share.png", "folder_samples.png", "accuracy_curves.png", "results.md",
                  "cleaning_summary.json", "wrong_label_share.csv"):
         assert latest(reports, name, "").stat().st_size > 0
+    assert "onecycle schedule" in latest(reports, "results.md", "").read_text()  # Task 3's runs: the tuned recipe too
 
     # Every training of the three kedro runs is its own MLflow run, nested under its kedro run.
     from mlflow.tracking import MlflowClient
@@ -96,27 +118,29 @@ def test_both_experiments_run_after_task_1_and_write_their_reports(project_copy:
     client = MlflowClient(tracking_uri=f"sqlite:///{project_copy / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("playing_with_mnist").experiment_id])
     trainings = sorted(r.data.tags["training"] for r in runs if "training" in r.data.tags)
-    assert trainings == sorted(["task1", "mnist_transfer.digits", "mnist_transfer.scratch", "mnist_transfer.pretrained",
+    assert trainings == sorted(["task1", "mnist_transfer.digits", *(f"mnist_transfer.{run}" for run in CURVE_RUNS),
                                 "noisy_labels.scratch", "noisy_labels.from_task1", "noisy_labels.from_task2",
                                 "noisy_labels.cleaned"])
     parents = {r.info.run_id: r.info.run_name for r in runs if "training" not in r.data.tags}
     by_name = {r.data.tags["training"]: r for r in runs if "training" in r.data.tags}
-    assert parents[by_name["mnist_transfer.scratch"].data.tags["mlflow.parentRunId"]] == "mnist_transfer"
+    assert parents[by_name["mnist_transfer.n20_s1.scratch"].data.tags["mlflow.parentRunId"]] == "mnist_transfer"
     assert parents[by_name["noisy_labels.cleaned"].data.tags["mlflow.parentRunId"]] == "noisy_labels"
-    assert by_name["mnist_transfer.scratch"].data.params["train.epochs"] == "2"
-    assert len(client.get_metric_history(by_name["mnist_transfer.pretrained"].info.run_id, "val_accuracy")) == 2
+    assert by_name["mnist_transfer.n20_s1.scratch"].data.params["train.seed"] == "1"
+    assert {k: by_name["mnist_transfer.n20_s1.scratch"].data.tags[k] for k in ("recipe", "train_size", "seed")} == {
+        "recipe": "tuned", "train_size": "20", "seed": "1"}
+    assert by_name["mnist_transfer.n20_s1.scratch"].data.params["recipe"] == "tuned"
+    assert len(client.get_metric_history(by_name["mnist_transfer.n60_s0.pretrained"].info.run_id, "val_accuracy")) == 1
 
 
 def test_both_experiments_run_their_trainings_side_by_side_under_the_dask_runner(
         project_copy: Path, digit_zip: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from playing_with_mnist.runner import DaskRunner
 
-    small_stand_ins(project_copy)
-    monkeypatch.chdir(project_copy)
+    small_stand_ins(project_copy, monkeypatch)
     run_session(project_copy, None, raw_zip=str(digit_zip), **PARAMS)  # Task 1, as before
     bootstrap_project(project_copy)
     noisy_runs = ["scratch", "from_task1", "from_task2", "cleaned"]
-    for pipeline, runs, compared in (("mnist_transfer", ["digits", "scratch", "pretrained"], ["scratch", "pretrained"]),
+    for pipeline, runs, compared in (("mnist_transfer", ["digits", *CURVE_RUNS], ["scratch", "pretrained"]),
                                      ("noisy_labels", noisy_runs, noisy_runs)):
         runner = DaskRunner(n_workers=2, threads_per_worker=1, torch_threads=1)
         with KedroSession.create(project_path=project_copy, runtime_params={"raw_zip": str(digit_zip), **PARAMS}) as session:

@@ -36,7 +36,8 @@ def test_every_recipe_runs_at_every_seed_over_train() -> None:
                     "tuned_s7": {"dropout": 0.1, "augment": {"rotate": 10}, "seed": 7}}
     assert recipe_and_seed("tuned_s7") == ("tuned", 7) and recipe_and_seed("by_hand") == ("by_hand", None)
     assert training_tags("sweep.tuned_s7") == {"sweep": "sweep", "configuration": "tuned_s7", "recipe": "tuned", "seed": "7"}
-    assert training_tags("mnist_transfer.scratch") == {}
+    assert training_tags("task1") == {} and training_tags("noisy_labels.cleaned") == {"recipe": "tuned"}  # mnist_recipe's
+    assert training_tags("mnist_transfer.n300_s1.scratch") == {"recipe": "tuned", "train_size": "300", "seed": "1"}
     with pytest.raises(ValueError, match="sweep.seeds"):
         sweep_runs({"seed": {}}, ["one"])
 

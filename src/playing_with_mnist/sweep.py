@@ -1,4 +1,5 @@
-"""The sweep's configurations: which trainings ``kedro run --pipelines=sweep`` makes.
+"""The sweep's configurations: which trainings ``kedro run --pipelines=sweep`` makes (and the points of
+Task 2's learning curve, also read when the pipelines are registered: :func:`registered_points`).
 
 ``conf/base/parameters_sweep.yml`` declares recipes (each one's changes to ``train``) and seeds; the
 OmegaConf resolver ``sweep_runs`` (``settings.py``) makes ``sweep.runs`` of them: ``<recipe>_s<seed>`` ->
@@ -16,6 +17,8 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 RUN_NAME = re.compile(r"^(?P<recipe>.+)_s(?P<seed>\d+)$")
+CURVE_POINT = re.compile(r"^n(?P<size>\d+)_s(?P<seed>\d+)\.")  # a learning curve's training: n300_s1.scratch
+MNIST_EXPERIMENTS = ("mnist_transfer", "noisy_labels")  # their trainings lay `mnist_recipe` over `train`
 
 
 def run_name(recipe: str, seed: int) -> str:
@@ -33,15 +36,29 @@ def _plain(value: Any) -> Any:
     return OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else value
 
 
+def _whole_numbers(values: Any) -> bool:
+    return isinstance(values, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+
+
 def sweep_runs(recipes: Any, seeds: Any) -> dict[str, dict[str, Any]]:
     """Every recipe at every seed: ``{"seed_s0": {"seed": 0}, "tuned_s0": {..., "seed": 0}, ...}``, each laid over
     ``train`` by the training node (so ``--params=train.epochs=1`` shortens every training of the sweep)."""
     recipes, seeds = _plain(recipes) or {}, _plain(seeds) or []
     if not isinstance(recipes, dict) or not all(isinstance(v, dict) for v in recipes.values()):
         raise ValueError(f"sweep.recipes must map recipe names to their changes to `train`, got {recipes!r}")
-    if not isinstance(seeds, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+    if not _whole_numbers(seeds):
         raise ValueError(f"sweep.seeds must be a list of whole numbers, got {seeds!r}")
     return {run_name(recipe, seed): {**changes, "seed": seed} for recipe, changes in recipes.items() for seed in seeds}
+
+
+def curve_points(sizes: Any, seeds: Any) -> dict[str, dict[str, int]]:
+    """Every training size at every seed, the points of Task 2's learning curve, sizes outer:
+    ``{"n100_s0": {"train_size": 100, "seed": 0}, "n100_s1": ...}``."""
+    if not _whole_numbers(sizes) or not sizes or min(sizes) < 10 or len(set(sizes)) != len(sizes):
+        raise ValueError(f"mnist_transfer.train_sizes must list different whole numbers of at least 10 (one image a digit), got {sizes!r}")
+    if not _whole_numbers(seeds) or not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"mnist_transfer.seeds must list different whole numbers of at least 0, got {seeds!r}")
+    return {f"n{size}_s{seed}": {"train_size": size, "seed": seed} for size in sizes for seed in seeds}
 
 
 def project_root() -> Path:
@@ -83,10 +100,22 @@ def registered_runs() -> dict[str, dict[str, Any]]:
     return runs
 
 
+def registered_points() -> dict[str, dict[str, int]]:
+    """The learning curve's points (:func:`curve_points` of ``mnist_transfer.train_sizes`` and ``seeds``) when the
+    pipelines are registered."""
+    settings = registered_parameters().get("mnist_transfer") or {}
+    return curve_points(settings.get("train_sizes"), settings.get("seeds"))
+
+
 def training_tags(namespace: str) -> dict[str, str]:
-    """Tags of a sweep's training (``sweep.tuned_s2``): the sweep, its configuration, recipe and seed."""
-    sweep, _, configuration = namespace.partition(".")
-    if sweep != "sweep" or not configuration:
+    """Tags of a training beyond its run's: a sweep's (``sweep.tuned_s2``) its sweep, configuration, recipe and seed;
+    an MNIST experiment's (``mnist_transfer.n300_s1.scratch``) the recipe ``tuned``, as its ``mnist_recipe`` is by
+    default (its ``train.*`` parameters say what it ran), and a learning curve point's its size and seed."""
+    experiment, _, configuration = namespace.partition(".")
+    if experiment in MNIST_EXPERIMENTS:
+        point = CURVE_POINT.match(configuration)
+        return {"recipe": "tuned", **({"train_size": point["size"], "seed": point["seed"]} if point else {})}
+    if experiment != "sweep" or not configuration:
         return {}
     recipe, seed = recipe_and_seed(configuration)
-    return {"sweep": sweep, "configuration": configuration, "recipe": recipe, **({"seed": str(seed)} if seed is not None else {})}
+    return {"sweep": experiment, "configuration": configuration, "recipe": recipe, **({"seed": str(seed)} if seed is not None else {})}

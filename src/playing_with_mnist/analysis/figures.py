@@ -148,6 +148,28 @@ def compare_runs(histories: dict[str, pd.DataFrame], title: str) -> tuple[pd.Dat
     return run_summary(histories), plot_accuracy_curves(histories, f"{title}: test accuracy"), plot_loss_curves(histories, f"{title}: loss")
 
 
+def plot_learning_curve(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Test accuracy against training size (log scale), from one row per run (``size``, ``start``, ``test_accuracy``):
+    every run a faint dot, every start its mean over seeds with error bars of one standard deviation (n-1)."""
+    sizes = sorted(table["size"].unique())
+    with styled() as (figure, axes):
+        starts = list(dict.fromkeys(table["start"]))
+        for index, start in enumerate(starts):
+            runs, colour = table[table["start"] == start], f"C{index}"
+            shift = 1 + 0.03 * (index - (len(starts) - 1) / 2)  # side by side, so that the bars do not hide each other
+            stats = runs.groupby("size")["test_accuracy"].agg(["mean", "std"]).fillna(0.0)
+            axes.scatter(runs["size"] * shift, runs["test_accuracy"], color=colour, s=12, alpha=0.35, lw=0)
+            axes.errorbar(stats.index * shift, stats["mean"], yerr=stats["std"], color=colour, marker="o", markersize=4,
+                          capsize=3, label=f"{start} (mean ± sd over seeds)")
+        axes.set_xscale("log")
+        axes.set_xticks(sizes, [f"{size:,}" for size in sizes], minor=False)
+        axes.xaxis.set_minor_locator(plt.NullLocator())
+        axes.set(title=title, xlabel="MNIST training images (log scale)", ylabel="test accuracy")
+        axes.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+        axes.legend(frameon=False, loc="lower right")
+    return figure
+
+
 def plot_noise_matrices(estimate: np.ndarray, class_names: list[str], truth: np.ndarray | None = None) -> plt.Figure:
     """Heat map of the estimated noise matrix, beside the true one when given, each cell's value in percent."""
     panels = [(np.asarray(estimate, dtype=float), "estimated", "true (clean model)")]

@@ -93,6 +93,11 @@ class TrainConfig:
         """The options beyond the seed's recipe that are on, in words ("none" for the seed's)."""
         return ", ".join(describe_changes(self)) or "none (the seed's recipe)"
 
+    def describe(self) -> str:
+        """What a document says a training used: epochs, lr, batch, dropout and the options on."""
+        return (f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}, lr {self.lr:g}, batch {self.batch_size}, "
+                f"dropout {self.dropout:g}; options beyond the seed's recipe: {self.describe_options()}")
+
     @property
     def scheduled(self) -> bool:
         """Whether the learning rate follows a schedule (then a resumed run cannot be given more epochs)."""

@@ -8,7 +8,7 @@ and nothing of the training code is copied. Its nodes carry the tags :data:`CONF
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial, update_wrapper
 from typing import Any
@@ -62,26 +62,40 @@ def train_model(
     return trained_model, pd.DataFrame(result.history)
 
 
+def resolve_train_config(train: dict[str, Any], *layers: dict[str, Any], sections: tuple[str, ...] = (),
+                         changes: dict[str, Any] | None = None) -> TrainConfig:
+    """``train`` with each of ``layers``, then ``changes``, laid over it in turn (:meth:`TrainConfig.from_params`:
+    ``model`` and ``augment`` merge key by key), checked; a wrong name or value is a ValueError naming the parameter
+    under its layer's section (``changes``: the run's own)."""
+    config = TrainConfig.from_params(train)
+    for layer, section in [*zip(layers, sections, strict=True), (changes or {}, "the run's own settings")]:
+        config = TrainConfig.from_params(config.to_dict(), layer, section)
+    return config
+
+
 def training_pipeline(
     namespace: str,
     model_input: str,
     split: str,
-    overrides: str | None = None,
+    overrides: str | Sequence[str] = (),
     initial_model: str | None = None,
     outputs: dict[str, str] | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> Pipeline:
     """One training run named ``namespace``, from ``initial_model``'s weights when given.
 
-    Trains with ``params:train`` and, laid over it, the parameters named by ``overrides``
-    (e.g. ``params:mnist_train``: what this experiment changes). Writes ``<namespace>_model``
-    and ``<namespace>_history`` (or the names in ``outputs``) and keeps its checkpoints in
-    ``<namespace>.training_checkpoints``.
+    Trains with ``params:train`` and, laid over it in order, the parameters named by ``overrides``
+    (e.g. ``params:mnist_recipe`` then ``params:mnist_train``: what this experiment changes), then
+    ``changes``, fixed when the pipeline is built (a learning curve's seed, e.g. ``{"seed": 1}``). Writes
+    ``<namespace>_model`` and ``<namespace>_history`` (or the names in ``outputs``) and keeps its
+    checkpoints in ``<namespace>.training_checkpoints``.
     """
-    settings = {"train": "params:train", **({"overrides": "params:overrides"} if overrides else {})}
+    layers = [overrides] if isinstance(overrides, str) else list(overrides)
+    settings = ["params:train", *layers]
     inputs = {"model_input": "model_input", "split": "split", "config": "train_config", "checkpoints": "training_checkpoints",
               **({"initial_model": "initial_model"} if initial_model else {})}
-    section = overrides.removeprefix("params:") if overrides else "train"  # what errors in the settings name
-    resolve = update_wrapper(partial(TrainConfig.from_params, section=section), TrainConfig.from_params)
+    sections = tuple(layer.removeprefix("params:") for layer in layers)  # what errors in the settings name
+    resolve = update_wrapper(partial(resolve_train_config, sections=sections, changes=changes), resolve_train_config)
     nodes = [
         Node(resolve, settings, "train_config", name="resolve_train_config", tags=[CONFIG_TAG]),
         Node(train_model, inputs, ["trained_model", "training_history"], name="train_model", tags=[TRAINING_TAG]),
@@ -90,5 +104,4 @@ def training_pipeline(
     mapping = {"model_input": model_input, "split": split, **({"initial_model": initial_model} if initial_model else {})}
     if "training_checkpoints" in names:
         mapping["training_checkpoints"] = names.pop("training_checkpoints")
-    parameters = {"params:train": "params:train", **({"params:overrides": overrides} if overrides else {})}
-    return Pipeline(nodes, namespace=namespace, inputs=mapping, outputs=names, parameters=parameters)
+    return Pipeline(nodes, namespace=namespace, inputs=mapping, outputs=names, parameters=set(settings))

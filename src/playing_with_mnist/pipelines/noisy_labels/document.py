@@ -37,9 +37,9 @@ def _other_digit_folders(wrong_share: pd.DataFrame) -> str:
 
 def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any], wrong_share: pd.DataFrame,
                          cleaning_summary: dict[str, Any], noisy_split: dict[str, Any], noisy_input: dict[str, Any],
-                         mnist_model: TrainedModel) -> str:
-    """Task 3's results as Markdown: the data, the noise analysis, the cleaning, the four runs and a verdict
-    (links carry ``{save_version}``, which the report dataset fills with this run's version)."""
+                         mnist_model: TrainedModel, scratch_model: TrainedModel) -> str:
+    """Task 3's results as Markdown: the data, the noise analysis, the cleaning, the four runs (whose settings are
+    ``scratch_model``'s) and a verdict (links carry ``{save_version}``, which the report dataset fills with this run's version)."""
     return markdown(
         "# Task 3: training on labels that cannot be trusted",
         [f"- Training set: {describe_source(noisy_input['source'])}, {len(noisy_split['train']):,} images in folders 0-9; "
@@ -52,7 +52,7 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
         "## Four runs, scored on the MNIST test set",
         "`scratch`: random initialisation; `from_task1`: Task 1's 62-class model with a new head; "
         "`from_task2`: Task 2's MNIST model; `cleaned`: random initialisation on the cleaned labels. "
-        "Same seed, hyper-parameters and epochs.",
+        f"Same seed, hyper-parameters and epochs: {scratch_model.train_config.describe()}.",
         *comparison_markdown(comparison, baseline="scratch"),
     )
 

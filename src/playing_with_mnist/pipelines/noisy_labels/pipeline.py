@@ -16,6 +16,9 @@ from .nodes import (
     noisy_model_input,
 )
 
+# What every training here lays over `train`, in order (parameters_train.yml).
+SETTINGS = ["params:mnist_recipe", "params:noisy_train"]
+
 
 def create_pipeline(**kwargs) -> Pipeline:
     return Pipeline(
@@ -32,16 +35,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                   "noise_summary"], name="analyse_noise"),
             Node(clean_training_set, ["noisy_input", "noisy_split", "clean_probabilities", "label_truth", "params:noisy_labels"],
                  ["cleaned_input", "cleaned_split", "cleaning_summary"], name="clean_training_set"),
-            training_pipeline("scratch", "noisy_input", "noisy_split", "params:noisy_train"),
-            training_pipeline("from_task1", "noisy_input", "noisy_split", "params:noisy_train", initial_model="trained_model"),
-            training_pipeline("from_task2", "noisy_input", "noisy_split", "params:noisy_train", initial_model="mnist_model"),
-            training_pipeline("cleaned", "cleaned_input", "cleaned_split", "params:noisy_train"),
+            training_pipeline("scratch", "noisy_input", "noisy_split", SETTINGS),
+            training_pipeline("from_task1", "noisy_input", "noisy_split", SETTINGS, initial_model="trained_model"),
+            training_pipeline("from_task2", "noisy_input", "noisy_split", SETTINGS, initial_model="mnist_model"),
+            training_pipeline("cleaned", "cleaned_input", "cleaned_split", SETTINGS),
             Node(compare_noisy, ["scratch_history", "from_task1_history", "from_task2_history", "cleaned_history"],
                  ["comparison", "accuracy_curves", "loss_curves"], name="compare_runs"),
             Node(write_noisy_document, ["comparison", "noise_summary", "wrong_label_share", "cleaning_summary", "noisy_split",
-                                        "noisy_input", "mnist_model"], "results", name="write_results_document"),
+                                        "noisy_input", "mnist_model", "scratch_model"], "results", name="write_results_document"),
         ],
         namespace="noisy_labels",
         inputs={"raw_noisy_digits", "mnist_images", "mnist_split", "trained_model", "mnist_model"},
-        parameters={"params:preprocess", "params:mnist_input", "params:train", "params:noisy_train", "params:noisy_labels"},
+        parameters={"params:preprocess", "params:mnist_input", "params:train", *SETTINGS, "params:noisy_labels"},
     )
