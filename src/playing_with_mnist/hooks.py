@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
+from typing import Any
 
 import matplotlib
 from kedro.framework.hooks import hook_impl
 from kedro.io import MemoryDataset
+
+logger = logging.getLogger(__name__)
 
 
 class RunEnvironmentHooks:
@@ -81,3 +86,43 @@ class TrainingParametersHooks:
 
         for node in (node for node in pipeline.nodes if CONFIG_TAG in node.tags):  # not only_nodes_with_tags: a PipelineML refuses it
             node.run({name: catalog.load(name) for name in node.inputs})
+
+
+# The accuracies a run's summary names, as training_metrics holds them (fractions).
+SUMMARY_ACCURACIES = ("max_train_accuracy", "max_val_accuracy", "last_train_accuracy", "last_val_accuracy",
+                      "val_accuracy", "val_accuracy_case_folded")
+
+
+def run_summary(pipeline, catalog, run_params: dict[str, Any]) -> dict[str, Any] | None:  # noqa: ANN001 - Kedro's types
+    """What a run that wrote Task 1's report gave, and what to run next; ``None`` for any other run.
+
+    ``accuracies``: the metrics' accuracies (fractions, ``None`` where absent); ``results``: this run's
+    ``results.md``, relative to the project; ``next``: commands.
+    """
+    if "results_document" not in pipeline.all_outputs():
+        return None
+    metrics = catalog.load("training_metrics")
+    document = catalog.get("results_document")
+    results = Path(str(document._get_versioned_path(document.resolve_save_version())))  # this run's version
+    project = Path(run_params.get("project_path") or ".")
+    tracking = bool((catalog.load("params:tracking") if catalog.exists("params:tracking") else {}).get("enabled", True))
+    commands = ["kedro viz run"]
+    commands += ["kedro mlflow ui"] if tracking else []
+    commands += ["kedro run --env=tuned"] if run_params.get("env") != "tuned" else []
+    commands += ["playing-with-mnist draw  (after: pip install -c requirements.lock -e \".[demo]\")"] if tracking else []
+    return {
+        "accuracies": {name: metrics.get(name) for name in SUMMARY_ACCURACIES},
+        "results": results.relative_to(project) if results.is_relative_to(project) else results,
+        "next": commands,
+    }
+
+
+class RunSummaryHooks:
+    """End a run that trained and reported on Task 1 with its accuracies, where its results are, and what to run next."""
+
+    @hook_impl
+    def after_pipeline_run(self, run_params: dict, pipeline, catalog) -> None:  # noqa: ANN001 - Kedro's signature
+        if (summary := run_summary(pipeline, catalog, run_params)) is None:
+            return
+        accuracies = ", ".join(f"{name} {value:.1%}" for name, value in summary["accuracies"].items() if value is not None)
+        logger.info("Accuracies: %s\nResults: %s\nNext:\n  %s", accuracies, summary["results"], "\n  ".join(summary["next"]))

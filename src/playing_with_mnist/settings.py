@@ -3,7 +3,13 @@
 import warnings
 
 from playing_with_mnist.context import ProjectContext
-from playing_with_mnist.hooks import MissingInputsHooks, RunEnvironmentHooks, SearchStorageHooks, TrainingParametersHooks
+from playing_with_mnist.hooks import (
+    MissingInputsHooks,
+    RunEnvironmentHooks,
+    RunSummaryHooks,
+    SearchStorageHooks,
+    TrainingParametersHooks,
+)
 from playing_with_mnist.sweep import env_train_changes, sweep_runs
 from playing_with_mnist.tracking import TrainingTrackingHooks
 
@@ -15,7 +21,8 @@ warnings.filterwarnings("ignore", message=r".*Add type hints to the `predict` me
 # TrainingTrackingHooks runs kedro-mlflow's hook (one MLflow run per `kedro run`), a new one for each
 # session instead of the one per process that kedro-mlflow registers as a plugin; it keeps the store
 # in the project and adds a run per training.
-HOOKS = (RunEnvironmentHooks(), SearchStorageHooks(), MissingInputsHooks(), TrainingParametersHooks(), TrainingTrackingHooks())
+HOOKS = (RunEnvironmentHooks(), SearchStorageHooks(), MissingInputsHooks(), TrainingParametersHooks(), TrainingTrackingHooks(),
+         RunSummaryHooks())
 DISABLE_HOOKS_FOR_PLUGINS = ("kedro_mlflow", "kedro-mlflow")  # its distribution name, in both spellings
 
 # Each run claims a save version of its own, even when two start in the same millisecond.

@@ -1,4 +1,4 @@
-"""The hooks that put every training in an MLflow run of its own (see the package's docstring and the README)."""
+"""The hooks that put every training in an MLflow run of its own (see the package's docstring and docs/tracking-serving.md)."""
 
 from __future__ import annotations
 

@@ -187,7 +187,7 @@ class TTAView:
 
 
 # Test-time augmentation: the image itself, four one-pixel shifts, 6 degrees either way and 7%
-# smaller and bigger: small steps inside the recipe's training warps (README: Recipes).
+# smaller and bigger: small steps inside the recipe's training warps (docs/recipes.md).
 TTA_VIEWS = (
     TTAView(),
     TTAView(dy=0, dx=1), TTAView(dy=0, dx=-1), TTAView(dy=1, dx=0), TTAView(dy=-1, dx=0),
