@@ -93,7 +93,9 @@ def plot_importance(study: optuna.Study) -> plt.Figure:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                return optuna.visualization.matplotlib.plot_param_importances(study).figure
+                figure = optuna.visualization.matplotlib.plot_param_importances(study).figure
+                figure.tight_layout()  # Optuna's layout cuts long setting names (augment.rotate) at the left
+                return figure
         except (RuntimeError, ValueError) as error:  # e.g. settings that never varied among complete trials
             reason = str(error)
     else:
