@@ -109,7 +109,8 @@ def run_summary(pipeline, catalog, run_params: dict[str, Any]) -> dict[str, Any]
     commands = ["kedro viz run"]
     commands += ["kedro mlflow ui"] if tracking else []
     commands += ["kedro run --env=tuned"] if run_params.get("env") != "tuned" else []
-    commands += ["playing-with-mnist draw  (after: pip install -c requirements.lock -e \".[demo]\")"] if tracking else []
+    # No [brackets] in these lines: the console's Rich handler reads them as markup and drops them.
+    commands += ["playing-with-mnist draw  (with the demo extra installed: docs/tracking-serving.md)"] if tracking else []
     return {
         "accuracies": {name: metrics.get(name) for name in SUMMARY_ACCURACIES},
         "results": results.relative_to(project) if results.is_relative_to(project) else results,
