@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from playing_with_mnist.analysis.metrics import (
+from playing_with_mnist.analysis.learning_curve import (
     NOT_JUDGED,
     curve_verdict,
     curve_verdict_text,

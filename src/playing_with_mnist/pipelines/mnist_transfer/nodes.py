@@ -14,14 +14,8 @@ import torch
 from matplotlib.figure import Figure
 
 from playing_with_mnist.analysis.figures import compare_runs, plot_learning_curve
-from playing_with_mnist.analysis.metrics import (
-    STARTS,
-    THRESHOLDS,
-    comparison_markdown,
-    learning_curve_markdown,
-    learning_curve_summary,
-    run_summary,
-)
+from playing_with_mnist.analysis.learning_curve import STARTS, learning_curve_markdown, learning_curve_summary
+from playing_with_mnist.analysis.metrics import THRESHOLDS, comparison_markdown, run_summary
 from playing_with_mnist.ingest.model_input import shuffled_per_class
 from playing_with_mnist.reporting import describe_source, markdown
 from playing_with_mnist.sweep import curve_points

@@ -9,7 +9,7 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
-from playing_with_mnist.analysis.metrics import STARTS
+from playing_with_mnist.analysis.learning_curve import STARTS
 from playing_with_mnist.ingest.model_input import digit_subset
 from playing_with_mnist.sweep import registered_points
 from playing_with_mnist.training.pipeline import training_pipeline
