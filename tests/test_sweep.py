@@ -19,14 +19,7 @@ from playing_with_mnist.runner.cluster import choose_gpu, plan_local_cluster
 from playing_with_mnist.sweep import recipe_and_seed, sweep_runs, training_tags
 
 from .conftest import PROJECT_ROOT
-from .params import TRAIN
-
-
-def history(accuracies: list[float]) -> pd.DataFrame:
-    epochs = range(1, len(accuracies) + 1)
-    return pd.DataFrame({"epoch": list(epochs), "train_loss": [1.0] * len(accuracies), "train_accuracy": [0.5] * len(accuracies),
-                         "val_loss": [2.0 - a for a in accuracies], "val_accuracy": accuracies,
-                         "seconds": [3.0] * len(accuracies), "train_seconds": [2.0] * len(accuracies)})
+from .params import TRAIN, history
 
 
 def test_every_recipe_runs_at_every_seed_over_train() -> None:

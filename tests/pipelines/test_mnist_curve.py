@@ -22,13 +22,7 @@ from playing_with_mnist.sweep import curve_points
 from playing_with_mnist.training.pipeline import resolve_train_config
 
 from ..conftest import PROJECT_ROOT
-
-
-def history(accuracies: list[float]) -> pd.DataFrame:
-    epochs = range(1, len(accuracies) + 1)
-    return pd.DataFrame({"epoch": list(epochs), "train_loss": [1.0] * len(accuracies), "train_accuracy": [0.5] * len(accuracies),
-                         "val_loss": [2.0 - a for a in accuracies], "val_accuracy": accuracies,
-                         "seconds": [3.0] * len(accuracies), "train_seconds": [2.0] * len(accuracies)})
+from ..params import history
 
 
 def test_the_points_are_every_size_at_every_seed_and_bad_lists_are_named() -> None:
