@@ -133,6 +133,7 @@ def test_bad_augmentation_settings_name_the_parameter(params: dict, message: str
     ("mixup", True, "train.mixup must be a number of at least 0"),
     ("sam_rho", 0.05, r"unknown parameter\(s\) train.sam_rho"),
     ("tta", "yes", "train.tta must be true or false"),
+    ("val_every", -1, "train.val_every must be a whole number of at least 0"),
     ("model", {"downsample": "max"}, "train.model.downsample must be one of stride, pool"),
     ("model", {"stride": [1, 1, 1, 6, 1]}, "unknown parameter.*train.model.stride"),
     ("model", {"strides": [1, 6]}, "train.model.block_channels and strides must have the same length"),
@@ -210,6 +211,15 @@ def test_ema_weights_are_validated_and_saved(tiny_cache: dict, tmp_path: Path) -
     assert any(not torch.equal(raw[k], averaged[k]) for k in raw if raw[k].is_floating_point())
     assert all(torch.equal(saved[k], averaged[k]) for k in saved)
     assert result.run.ema
+
+
+@pytest.mark.parametrize("val_every, validated", [(2, [2, 4, 5]), (0, [5]), (1, [1, 2, 3, 4, 5])])
+def test_val_every_validates_those_epochs_and_always_the_last(tiny_cache: dict, val_every: int, validated: list[int]) -> None:
+    config = TrainConfig.from_params({**TRAIN, "epochs": 5, "val_every": val_every, "model": SLIM})
+    result = fit(build_model(ResNetConfig(num_classes=6, **SLIM)), *split_of(tiny_cache), config)
+    history = pd.DataFrame(result.history)
+    assert history.loc[history["val_accuracy"].notna(), "epoch"].tolist() == validated
+    assert history["val_loss"].notna().tolist() == history["val_accuracy"].notna().tolist()
 
 
 def test_normalisation_is_stored_with_the_model_and_applied_by_it(tiny_cache: dict, tiny_split: dict) -> None:

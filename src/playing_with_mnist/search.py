@@ -10,6 +10,7 @@ heartbeats (needed to fail the trials of a process that died) and resolves a SQL
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import time
@@ -177,6 +178,8 @@ def objective(trial: optuna.Trial, train: dict[str, Any], space: dict[str, BaseD
     def report(epoch: int, row: dict[str, float]) -> None:
         trial.set_user_attr("epochs", epoch)
         trial.set_user_attr("seconds", time.perf_counter() - started)
+        if math.isnan(row["val_accuracy"]):  # not validated after this epoch (train.val_every): nothing to judge
+            return
         trial.report(row["val_accuracy"], epoch)
         if tracker:
             tracker.epoch(run, epoch, row)

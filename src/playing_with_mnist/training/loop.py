@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from torch import nn
 from .checkpoints import TrainingRun, TrainingState
 from .config import TrainConfig
 from .ema import WeightAverage
-from .engine import StepOptions, batch_slices, train_one_epoch, validate
+from .engine import EpochResult, StepOptions, batch_slices, train_one_epoch, validate
 from .hardware import describe_device, select_device, select_precision
 from .progress import format_duration, live_progress
 from .schedule import make_scheduler
@@ -52,7 +53,7 @@ def _resume_state(config: TrainConfig, checkpoints: CheckpointStore | None, fing
         logger.info("train.resume=true but no checkpoint exists yet: starting from epoch 1")
         return None
     # More epochs may be asked of a resumed run, unless a schedule is laid out over the epochs.
-    free = ("resume",) if config.scheduled else ("epochs", "resume")
+    free = ("resume", "val_every") if config.scheduled else ("epochs", "resume", "val_every")
     try:
         state = TrainingState.from_checkpoint(saved)
     except ValueError:  # a setting this version does not know: other settings, by definition
@@ -80,7 +81,8 @@ def fit(
     the run (device, precision, seconds). With ``config.resume`` a saved checkpoint
     is continued; the result equals an uninterrupted run's on the CPU. With
     ``config.ema_decay`` the returned model is the moving average of the weights, which
-    is also what is validated after each epoch. ``on_epoch(epoch, history_row)`` is called after each
+    is also what is validated (after each ``config.val_every``-th epoch and the last; the history's
+    val columns are NaN after the others). ``on_epoch(epoch, history_row)`` is called after each
     epoch's checkpoint; an exception it raises (a search's pruned trial) stops the training there.
     """
     device = select_device(config.device)
@@ -141,7 +143,9 @@ def fit(
             train = train_one_epoch(step_model, optimizer, train_images, train_labels, config.batch_size,
                                     generator, precision, channels_last, epoch, advance, options)
             train_seconds = time.perf_counter() - epoch_start
-            val = validate(scored_model, val_images, val_labels, config.val_batch_size, precision, channels_last)
+            validated = epoch == config.epochs or (config.val_every > 0 and epoch % config.val_every == 0)
+            val = (validate(scored_model, val_images, val_labels, config.val_batch_size, precision, channels_last)
+                   if validated else EpochResult(math.nan, math.nan, 0))  # NaN: not validated after this epoch
             seconds = time.perf_counter() - epoch_start
             history.append({
                 "epoch": epoch, "train_loss": train.loss, "train_accuracy": train.accuracy,
