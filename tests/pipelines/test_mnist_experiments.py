@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -246,3 +247,24 @@ def test_pretrained_weights_keep_the_trunk_and_get_a_new_head() -> None:
     other = build_model(ResNetConfig(num_classes=10, block_channels=(8, 8, 16, 16, 32), hidden_units=(16, 8)))
     with pytest.raises(ValueError, match="another architecture"):
         load_pretrained(other, source.state_dict())
+
+
+def test_a_real_zip_hands_over_its_true_labels_in_a_truth_file_beside_it(systematic_demo: tuple[CharacterArchive, dict, Path],
+                                                                          tmp_path: Path) -> None:
+    archive, decoded, _ = systematic_demo
+    zip_path = tmp_path / "relabelled.zip"
+    zip_path.write_bytes(archive.path.read_bytes())
+    dataset = NoisyDigitArchiveDataset(filepath=str(zip_path))
+    assert known_label_truth(dataset.load(), decoded) == {"known": False}
+
+    written = noisy_label_truth(80, noise_matrix(0.9, 4, "systematic"), 4)
+    truth_file = tmp_path / "relabelled.truth.json"
+    truth_file.write_text(json.dumps({"true_labels": dict(zip(written["members"], written["true_labels"].tolist())),
+                                      "noise_matrix": written["noise_matrix"].tolist()}))
+    truth = known_label_truth(dataset.load(), decoded)
+    assert truth["known"] and np.allclose(truth["noise_matrix"], noise_matrix(0.9, 4, "systematic"))
+    assert torch.equal(truth["true_labels"], known_label_truth(archive, decoded)["true_labels"])
+
+    truth_file.write_text(json.dumps({"labels": {}}))
+    with pytest.raises(DatasetError, match="relabelled.truth.json: not a truth file"):
+        known_label_truth(dataset.load(), decoded)

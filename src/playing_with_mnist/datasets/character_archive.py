@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -59,7 +61,26 @@ class NoisyDigitArchiveDataset(CharacterArchiveDataset):
     ``mnistTask3.zip``, else a synthetic stand-in that knows every image's true label (``known_labels``).
     ``demo``: ``path`` (a folder), ``seed``, ``count``, ``noise_rate`` (the share of labels drawn wrong),
     ``noise_kind`` (``random``, the default, or ``systematic``: see ``demo.noisy_digits.noise_matrix``).
+    A real zip whose true labels are known (one made by relabelling real digits) hands them over in a file beside it,
+    ``<zip name without .zip>.truth.json``: ``{"true_labels": {member: digit}, "noise_matrix": 10x10 rows}``.
     """
+
+    def load(self) -> CharacterArchive:
+        archive = super().load()
+        truth_file = archive.path.with_name(archive.path.stem + ".truth.json")
+        if archive.known_labels is not None or not truth_file.is_file():
+            return archive
+
+        def truth() -> KnownLabels:
+            try:
+                known = KnownLabels(**json.loads(truth_file.read_text()))
+            except (ValueError, TypeError) as error:
+                raise DatasetError(f"{truth_file}: not a truth file ({error}). It must hold true_labels and "
+                                   "noise_matrix; remove it to use the zip without one.") from error
+            return dataclasses.replace(known, true_labels={member: int(label) for member, label in known.true_labels.items()})
+
+        logger.info("%s: true labels from %s", archive.path, truth_file.name)
+        return dataclasses.replace(archive, known_labels=truth)
 
     def _demo_archive(self) -> CharacterArchive:
         seed, count = int(self._demo.get("seed", 0)), int(self._demo.get("count", 3000))
