@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 
 from playing_with_mnist.analysis.figures import plot_accuracy_curves, plot_loss_curves
-from playing_with_mnist.analysis.metrics import THRESHOLDS, first_epoch_reaching, run_summary, summary_markdown, verdict
+from playing_with_mnist.analysis.metrics import (
+    THRESHOLDS,
+    comparison_markdown,
+    first_epoch_reaching,
+    run_summary,
+    summary_markdown,
+    verdict,
+)
 
 
 def history(accuracy: list[float], seconds: list[float] | None = None) -> pd.DataFrame:
@@ -60,6 +67,15 @@ def test_run_summary_columns_and_values() -> None:
     assert str(summary["epochs_to_98"].dtype) == "Int64" and str(summary["best_epoch"].dtype) == "Int64"
     assert summary["epochs_to_98"].tolist()[:2] == [3, 1] and summary["epochs_to_98"].isna().tolist() == [False, False, True]
     assert summary["seconds_to_99"].tolist()[:2] == [60.0, 25.0] and math.isnan(summary["seconds_to_99"].iloc[2])
+
+
+def test_runs_scored_after_some_epochs_only_say_so_and_count_from_the_scored_epochs() -> None:
+    sparse = history([math.nan, math.nan, math.nan, math.nan, 0.99])  # train.val_every: 0
+    summary = run_summary({"scratch": SCRATCH, "sparse": sparse})
+    assert summary["best_epoch"].tolist() == [5, 5] and summary["epochs_to_98"].tolist() == [3, 5]
+    every_epoch, last_only = comparison_markdown(summary, "scratch"), comparison_markdown(summary, "scratch", val_every=0)
+    assert last_only[1:] == every_epoch and "after the last epoch only" in last_only[0]
+    assert "after every 5 epochs and after the last" in comparison_markdown(summary, "scratch", val_every=5)[0]
 
 
 def test_run_summary_other_thresholds_and_best_epoch_before_the_end() -> None:

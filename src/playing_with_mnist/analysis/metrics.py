@@ -116,8 +116,8 @@ def run_summary(histories: dict[str, pd.DataFrame], thresholds: tuple[float, ...
         history = history.sort_values("epoch")
         accuracy = history["val_accuracy"]
         final = history.iloc[-1] if len(history) else pd.Series({"val_accuracy": math.nan, "val_loss": math.nan})
-        if accuracy.isna().any():
-            logger.warning("Run %r has %d epochs without a test accuracy", run, int(accuracy.isna().sum()))
+        if len(history) and math.isnan(final["val_accuracy"]):  # earlier epochs may be unscored: train.val_every
+            logger.warning("Run %r has no test accuracy after its last epoch", run)
         best = accuracy.idxmax() if accuracy.notna().any() else None
         row = {"run": run, "epochs": len(history), "final_test_accuracy": float(final["val_accuracy"]),
                "best_test_accuracy": math.nan if best is None else float(accuracy[best]),
@@ -214,8 +214,11 @@ def summary_markdown(summary: pd.DataFrame) -> str:
     return "\n".join(["| " + " | ".join(headers) + " |", align, *("| " + " | ".join(row) + " |" for row in rows)])
 
 
-def comparison_markdown(summary: pd.DataFrame, baseline: str) -> list[str]:
+def comparison_markdown(summary: pd.DataFrame, baseline: str, val_every: int = 1) -> list[str]:
     """The Markdown blocks (see ``reporting.markdown``) every experiment's document ends with: the verdict
-    against ``baseline``, the summary table and the two figures of the same run."""
-    return [verdict(summary, baseline=baseline), summary_markdown(summary),
+    against ``baseline``, the summary table and the two figures of the same run. ``val_every``: the runs'
+    ``train.val_every`` (their test accuracy after every epoch where 1; else the reader is told which)."""
+    scored = ("after the last epoch only" if val_every == 0 else f"after every {val_every} epochs and after the last") + \
+        " (`val_every`): best epochs and epochs to a threshold are the first such epoch, not the first epoch."
+    return [*([f"Test accuracy was scored {scored}"] if val_every != 1 else []), verdict(summary, baseline=baseline), summary_markdown(summary),
             figure_markdown("Test accuracy per epoch", "accuracy_curves.png"), figure_markdown("Loss curves", "loss_curves.png")]

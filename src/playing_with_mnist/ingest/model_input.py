@@ -91,7 +91,7 @@ def train_test_input(
     members: list[str], source: dict[str, Any], fingerprint: str,
 ) -> tuple[ModelInput, dict[str, Any]]:
     """One model input of the digits 0-9 holding training then test images, and the split naming
-    them ``train`` and ``test`` (training scores ``test`` after every epoch, for the MNIST plots)."""
+    them ``train`` and ``test`` (training scores ``test``: after every epoch, or as ``train.val_every`` says)."""
     n_train, n_test = len(train_images), len(test_images)
     model_input = ModelInput(images=torch.cat([train_images, test_images]), labels=torch.cat([train_labels, test_labels]).long(),
                              class_names=list(DIGITS), class_folders=list(DIGITS), members=members, source=source,

@@ -38,7 +38,7 @@ def train_model(
 ) -> tuple[TrainedModel, pd.DataFrame]:
     """Train the seed's ResNet on a cache of images (``images`` uint8 [N, 1, S, S], ``labels``, ``class_names``,
     ``fingerprint`` ...): ``split["train"]`` to learn, ``split["val"]`` (or the MNIST splits' ``test``) to score after
-    every epoch. ``checkpoints`` receives the training state after every epoch (``config.resume`` continues from it);
+    every ``config.val_every``-th epoch and the last. ``checkpoints`` receives the training state after every epoch (``config.resume`` continues from it);
     ``initial_model``'s weights are the start; ``on_epoch`` is ``fit``'s per-epoch callback. Returns the model and the history (a row per epoch).
 
     The model's calibration temperature is fitted on ``split["val"]`` (on nothing, 1.0, for a split without one:

@@ -115,5 +115,5 @@ def write_transfer_document(curve_summary: pd.DataFrame, comparison: pd.DataFram
         *learning_curve_markdown(curve_summary),
         f"## The largest size ({largest:,} images, seed {seed}) per epoch, and epochs and seconds to {thresholds} test accuracy",
         f"The run that ends higher is published as `mnist_model`, the model Task 3 starts from: here `{mnist_model.selected_run}`.",
-        *comparison_markdown(comparison, baseline="scratch"),
+        *comparison_markdown(comparison, baseline="scratch", val_every=mnist_model.train_config.val_every),
     )

@@ -43,7 +43,7 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
     return markdown(
         "# Task 3: training on labels that cannot be trusted",
         [f"- Training set: {describe_source(noisy_input['source'])}, {len(noisy_split['train']):,} images in folders 0-9; "
-         f"scored after every epoch on the MNIST test set ({len(noisy_split['test']):,} images).",
+         f"scored on the MNIST test set ({len(noisy_split['test']):,} images).",
          f"- Clean model: Task 2's MNIST model (`mnist_model`, its `{mnist_model.selected_run or '?'}` run, trained on clean labels), "
          f"{_pct(noise_summary['clean_model_test_accuracy'])} accuracy on the MNIST test set. Every estimate below is only as good as it is: "
          "its own mistakes count as wrong labels."],
@@ -53,7 +53,7 @@ def write_noisy_document(comparison: pd.DataFrame, noise_summary: dict[str, Any]
         "`scratch`: random initialisation; `from_task1`: Task 1's 62-class model with a new head; "
         "`from_task2`: Task 2's MNIST model; `cleaned`: random initialisation on the cleaned labels. "
         f"Same seed, hyper-parameters and epochs: {scratch_model.train_config.describe()}.",
-        *comparison_markdown(comparison, baseline="scratch"),
+        *comparison_markdown(comparison, baseline="scratch", val_every=scratch_model.train_config.val_every),
     )
 
 
