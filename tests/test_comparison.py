@@ -70,12 +70,15 @@ def test_run_summary_columns_and_values() -> None:
 
 
 def test_runs_scored_after_some_epochs_only_say_so_and_count_from_the_scored_epochs() -> None:
-    sparse = history([math.nan, math.nan, math.nan, math.nan, 0.99])  # train.val_every: 0
+    sparse = history([math.nan, math.nan, math.nan, math.nan, 0.985])  # train.val_every: 0
     summary = run_summary({"scratch": SCRATCH, "sparse": sparse})
     assert summary["best_epoch"].tolist() == [5, 5] and summary["epochs_to_98"].tolist() == [3, 5]
     every_epoch, last_only = comparison_markdown(summary, "scratch"), comparison_markdown(summary, "scratch", val_every=0)
     assert last_only[1:] == every_epoch and "after the last epoch only" in last_only[0]
     assert "after every 5 epochs and after the last" in comparison_markdown(summary, "scratch", val_every=5)[0]
+    # Epoch counts stay whole numbers beside a threshold a run never reached (pandas makes that row's cells floats).
+    sparse_row = summary_markdown(summary).splitlines()[3].strip("| ").split(" | ")
+    assert sparse_row[1] == "5" and sparse_row[-4] == "5" and sparse_row[-2:] == ["not reached", "not reached"]
 
 
 def test_run_summary_other_thresholds_and_best_epoch_before_the_end() -> None:

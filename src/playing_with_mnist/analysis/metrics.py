@@ -202,6 +202,8 @@ def _cell(column: str, value: object) -> str:
         return f"{value:.1f}"
     if column.endswith("loss"):
         return f"{value:.4f}"
+    if "epoch" in column and float(value).is_integer():  # iterrows turns a row's Int64 counts into floats beside NaN
+        return str(int(value))
     return str(value).replace("|", "\\|")  # a pipe in a run name would split the cell
 
 
