@@ -15,15 +15,15 @@ lean on images the clean model has seen with their true labels. The test set sta
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from playing_with_mnist.demo.characters import png_bytes, write_zip
-from playing_with_mnist.demo.noisy_digits import NOISE_KINDS, flip_labels, noise_matrix
+from playing_with_mnist.demo.noisy_digits import NOISE_KINDS, digit_zip_members, flip_labels, noise_matrix, write_digit_zip
+from playing_with_mnist.ingest.archive import KnownLabels
 from playing_with_mnist.ingest.idx import read_mnist
 from playing_with_mnist.pipelines.mnist_transfer.nodes import training_subset
 from playing_with_mnist.sweep import curve_points
@@ -62,11 +62,10 @@ def main() -> None:
     matrix = noise_matrix(args.noise_rate, args.seed, args.kind)
     true_labels = labels[chosen]
     noisy_labels = flip_labels(true_labels, matrix, args.seed)
-    members = [f"{label}/{i + 1:05d}.png" for i, label in enumerate(noisy_labels)]
-    write_zip(args.zip, [(f"{label}/", b"") for label in range(10)]
-              + [(member, png_bytes(Image.fromarray(images[index]), compress_level=6)) for member, index in zip(members, chosen)])
-    truth = {"true_labels": dict(zip(members, true_labels.tolist())), "noise_matrix": matrix.tolist()}
-    args.zip.with_name(args.zip.stem + ".truth.json").write_text(json.dumps(truth))
+    members = digit_zip_members(noisy_labels)
+    write_digit_zip(args.zip, images[chosen], members)
+    truth = KnownLabels(dict(zip(members, true_labels.tolist())), matrix.tolist())  # what NoisyDigitArchiveDataset reads
+    args.zip.with_name(args.zip.stem + ".truth.json").write_text(json.dumps(dataclasses.asdict(truth)))
     print(f"{args.zip}: {args.count} MNIST training digits, {(true_labels != noisy_labels).mean():.1%} of labels wrong "
           f"({args.kind}, rate {args.noise_rate:g}, seed {args.seed}); truth in {args.zip.stem}.truth.json")
 

@@ -83,8 +83,7 @@ def write_noisy_label_zip(path: Path | str, count: int, noise: np.ndarray, seed:
     truth = noisy_label_truth(count, noise, seed)
     images, rendered_labels = render_digits(count, sub_seed(seed, NOISY_ZIP))
     assert (rendered_labels == truth["true_labels"]).all()  # both come from digit_labels of the same seed
-    write_zip(path, [(f"{label}/", b"") for label in range(10)]
-              + [(member, png_bytes(Image.fromarray(image), compress_level=6)) for image, member in zip(images, truth["members"])])
+    write_digit_zip(path, images, truth["members"])
     flipped = float((truth["true_labels"] != truth["noisy_labels"]).mean()) if count else 0.0
     logger.info("Wrote %s: %d digits, %.1f%% of labels flipped", path, count, 100 * flipped)
     return truth
@@ -98,7 +97,19 @@ def noisy_label_truth(count: int, noise: np.ndarray, seed: int) -> dict:
     digit_seed = sub_seed(seed, NOISY_ZIP)
     true_labels = digit_labels(count, digit_seed)
     noisy_labels = flip_labels(true_labels, noise, digit_seed)
-    width = max(5, len(str(count)))  # 00001.png, wider only past 99,999 images
-    members = [f"{label}/{i + 1:0{width}d}.png" for i, label in enumerate(noisy_labels)]
     return {"true_labels": true_labels, "noisy_labels": noisy_labels, "noise_matrix": np.asarray(noise, dtype=np.float64),
-            "members": members}
+            "members": digit_zip_members(noisy_labels)}
+
+
+def digit_zip_members(labels: np.ndarray) -> list[str]:
+    """The zip member of each image: sample ``i`` is file number ``i + 1`` in the folder of its label
+    (``00001.png``, wider only past 99,999 images)."""
+    width = max(5, len(str(len(labels))))
+    return [f"{label}/{i + 1:0{width}d}.png" for i, label in enumerate(labels)]
+
+
+def write_digit_zip(path: Path | str, images: np.ndarray, members: list[str]) -> None:
+    """Write uint8 images [N, H, W] as PNGs under ``members`` (:func:`digit_zip_members`) to a zip holding all ten
+    folders ``0/`` .. ``9/`` (an empty one too), atomically; nothing else is in the zip."""
+    write_zip(path, [(f"{label}/", b"") for label in range(10)]
+              + [(member, png_bytes(Image.fromarray(image), compress_level=6)) for image, member in zip(images, members)])

@@ -120,11 +120,13 @@ def _number(low: float, high: float | None = None, low_open: bool = False) -> Ca
     return valid
 
 
+def _whole(low: int) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
 _RULES: list[tuple[tuple[str, ...], Callable[[Any], bool], str]] = [
-    (("epochs", "batch_size", "val_batch_size"), lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-     "must be a whole number of at least 1"),
-    (("val_every",), lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-     "must be a whole number of at least 0: 1 validates every epoch, 0 only the last"),
+    (("epochs", "batch_size", "val_batch_size"), _whole(1), "must be a whole number of at least 1"),
+    (("val_every",), _whole(0), "must be a whole number of at least 0: 1 validates every epoch, 0 only the last"),
     (("lr",), _number(0, low_open=True), "must be a number above 0"),
     (("weight_decay",), _number(0), "must be a number of at least 0"),
     (("dropout", "label_smoothing"), _number(0, 1), "must be in [0, 1)"),
