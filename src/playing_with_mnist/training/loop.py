@@ -152,10 +152,9 @@ def fit(
                 "val_loss": val.loss, "val_accuracy": val.accuracy, "seconds": seconds, "train_seconds": train_seconds,
             })
             remaining = (time.perf_counter() - started) / (epoch - first_epoch + 1) * (config.epochs - epoch)
-            logger.info(
-                "epoch %d/%d  train loss %.4f acc %.3f  val loss %.4f acc %.3f  %.1fs  (%s left)",
-                epoch, config.epochs, train.loss, train.accuracy, val.loss, val.accuracy, seconds, format_duration(remaining),
-            )
+            scored = f"val loss {val.loss:.4f} acc {val.accuracy:.3f}" if validated else "val not scored"
+            logger.info("epoch %d/%d  train loss %.4f acc %.3f  %s  %.1fs  (%s left)", epoch, config.epochs,
+                        train.loss, train.accuracy, scored, seconds, format_duration(remaining))
             if checkpoints is not None:
                 checkpoints.save(TrainingState(
                     epoch=epoch, history=history, train_config=config, fingerprint=fingerprint,
